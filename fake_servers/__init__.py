@@ -1,0 +1,11 @@
+"""Servers that SMTP clients are tested against.
+
+Imports ``harness`` submodules only (never ``from harness import ...``), so the two packages can
+depend on each other while the module graph stays acyclic.
+"""
+
+from fake_servers.playback import Failure, Playback
+from fake_servers.scripted import ScriptedServer, Session
+from fake_servers.tls import TlsMaterial
+
+__all__ = ["Failure", "Playback", "ScriptedServer", "Session", "TlsMaterial"]

@@ -1,0 +1,573 @@
+"""The script cursor: turns what the client sent into what the server does next. Sans-IO.
+
+The exchange is compiled into *units*: a client step (a command, the DATA content, or a whole AUTH
+dialogue) with the server steps that follow it, its reply. Server steps with no client step before
+them (the greeting; steps after an ``any_of``) are units without a head and run as soon as the
+cursor reaches them.
+
+Rules:
+- At any moment the cursor knows the *candidates*: the units that may consume the next input,
+  found by walking forward over optional units, into every ``any_of`` branch and every
+  remaining ``unordered`` group.
+- The first candidate that matches is taken; units skipped on the way are dropped.
+- Nothing matches → the session fails: the failure is recorded with the step the client should
+  have sent and what it sent, and the server answers 421 and closes.
+- When the script is exhausted the server closes the connection.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass, field
+
+from harness.errors import RemoteProtocolError
+from harness.matchers import MatchContext, Mismatch, match_step
+from harness.protocol.auth import cram_md5_digest, decode_base64, decode_plain
+from harness.protocol.commands import Command
+from harness.protocol.ehlo import Extensions
+from harness.protocol.events import DataReceived, NeedData
+from harness.protocol.replies import Reply, ReplyParser
+from harness.results import Failure
+from harness.scenario.model import (
+    AnyOf,
+    AuthStep,
+    ClientStep,
+    Close,
+    Delay,
+    Scenario,
+    Send,
+    StartTls,
+    Step,
+    Unordered,
+)
+
+__all__ = ["Action", "BeginData", "Failure", "Playback"]
+
+ABORT_REPLY = b"421 4.3.0 smtp-harness: the client did not follow the script, closing\r\n"
+SUPPORTED_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BeginData:
+    """Switch the command parser to DATA mode (the server just sent 354)."""
+
+
+Action = Send | Delay | StartTls | Close | BeginData
+
+
+# --- compiled script -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Unit:
+    head: ClientStep | AuthStep | None
+    actions: tuple[Action, ...]
+
+    @property
+    def optional(self) -> bool:
+        return self.head is not None and self.head.optional
+
+    @property
+    def line(self) -> int:
+        return self.head.line if self.head is not None else 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Choice:
+    branches: tuple[tuple[Node, ...], ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Group:
+    groups: tuple[tuple[Node, ...], ...]
+
+
+Node = Unit | Choice | Group
+
+
+def compile_steps(steps: tuple[Step, ...]) -> tuple[Node, ...]:
+    nodes: list[Node] = []
+    head: ClientStep | AuthStep | None = None
+    actions: list[Action] = []
+    started = False
+
+    def flush() -> None:
+        if started or actions:
+            nodes.append(Unit(head=head, actions=tuple(actions)))
+
+    for step in steps:
+        if isinstance(step, ClientStep | AuthStep | AnyOf | Unordered):
+            flush()
+            head, actions, started = None, [], False
+            if isinstance(step, AnyOf):
+                nodes.append(Choice(branches=tuple(compile_steps(b) for b in step.branches)))
+            elif isinstance(step, Unordered):
+                nodes.append(Group(groups=tuple(compile_steps(g) for g in step.groups)))
+            else:
+                head, started = step, True
+        else:
+            actions.append(step)
+    flush()
+    return tuple(nodes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Seq:
+    nodes: tuple[Node, ...]
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Grp:
+    node: Group
+    remaining: frozenset[int]
+
+
+Stack = tuple[_Seq | _Grp, ...]
+
+
+def _expand(stack: Stack, out: list[tuple[Unit, Stack]]) -> bool:
+    """Append every unit that can take the next input (with the stack just after it) to ``out``.
+    Returns True if the script can end here without any more input."""
+    if not stack:
+        return True
+    top, rest = stack[-1], stack[:-1]
+    if isinstance(top, _Grp):
+        if not top.remaining:
+            return _expand(rest, out)
+        can_end = False
+        for i in sorted(top.remaining):
+            inner = (*rest, _Grp(top.node, top.remaining - {i}), _Seq(top.node.groups[i], 0))
+            can_end = _expand(inner, out) or can_end
+        return can_end
+    if top.index >= len(top.nodes):
+        return _expand(rest, out)
+    node = top.nodes[top.index]
+    after: Stack = (*rest, _Seq(top.nodes, top.index + 1))
+    if isinstance(node, Unit):
+        if node.head is None:  # a barrier: headless units run only when reached for real
+            return False
+        out.append((node, after))
+        return _expand(after, out) if node.optional else False
+    if isinstance(node, Choice):
+        can_end = False
+        for branch in node.branches:
+            can_end = _expand((*after, _Seq(branch, 0)), out) or can_end
+        return can_end
+    return _expand((*after, _Grp(node, frozenset(range(len(node.groups))))), out)
+
+
+# --- AUTH dialogue ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _AuthDialogue:
+    """The server side of one AUTH exchange, checking each answer against the credentials."""
+
+    step: AuthStep
+    mechanism: str
+    username: str
+    password: str
+    prompts: list[bytes] = field(default_factory=list)
+    answers: list[bytes] = field(default_factory=list)
+    expected_answers: int = 0
+
+    @classmethod
+    def default_prompts(cls, mechanism: str) -> list[bytes]:
+        if mechanism == "LOGIN":
+            return [b"334 VXNlcm5hbWU6\r\n", b"334 UGFzc3dvcmQ6\r\n"]
+        if mechanism == "CRAM-MD5":
+            challenge = (
+                f"<{int.from_bytes(os.urandom(4), 'big')}.{os.getpid()}@smtp-harness.invalid>"
+            )
+            return [b"334 " + base64.b64encode(challenge.encode()) + b"\r\n"]
+        return [b"334 \r\n"]
+
+    def check(self) -> str | None:
+        """Check the collected answers; return a problem or None."""
+        try:
+            if self.mechanism == "PLAIN":
+                authzid, user, password = decode_plain(self.answers[0])
+                if (user, password) != (self.username, self.password) or authzid not in (
+                    "",
+                    self.username,
+                ):
+                    return (
+                        f"PLAIN credentials decode to authzid={authzid!r} user={user!r} password={password!r}, "
+                        f"expected user={self.username!r} password={self.password!r}"
+                    )
+            elif self.mechanism == "LOGIN":
+                got = [decode_base64(a).decode("utf-8", "replace") for a in self.answers]
+                if got != [self.username, self.password]:
+                    return f"LOGIN answers decode to {got!r}, expected [{self.username!r}, {self.password!r}]"
+            elif self.mechanism == "CRAM-MD5":
+                challenge = decode_base64(self.prompts[0][4:].rstrip(b"\r\n"))
+                user, _, digest = (
+                    decode_base64(self.answers[0]).decode("utf-8", "replace").rpartition(" ")
+                )
+                wanted = cram_md5_digest(self.password, challenge)
+                if user != self.username or digest != wanted:
+                    return (
+                        f"CRAM-MD5 answer is user={user!r} digest={digest!r}, expected user={self.username!r} "
+                        f"digest={wanted!r} (lower-case hex HMAC-MD5 of the decoded challenge, RFC 2195 §2)"
+                    )
+        except RemoteProtocolError as exc:
+            return f"{self.mechanism} answer is not valid: {exc}"
+        return None
+
+
+# --- the cursor ------------------------------------------------------------------------------
+
+
+class Playback:
+    """Plays one scenario for one connection.
+
+    Feed it inputs (``start``, ``on_command``, ``on_data``, ``on_close``, ``on_timeout``,
+    ``on_error``); each returns the actions the server must perform, in order. After a failure,
+    or once the script is done, ``finished`` is True and the last actions close the connection.
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self._stack: Stack = (_Seq(compile_steps(scenario.exchange), 0),)
+        self.failure: Failure | None = None
+        self.finished = False
+        self.extensions: Extensions | None = None
+        self._auth: _AuthDialogue | None = None
+        self._auth_unit: Unit | None = None
+        self._last_verb = ""
+
+    # -- inputs --
+
+    def start(self) -> list[Action]:
+        """Actions before the first client step (normally the greeting)."""
+        return self._settle()
+
+    def on_command(self, command: Command) -> list[Action]:
+        if self.finished:
+            return []
+        if self._auth is not None:
+            return self._auth_answer(command)
+        return self._consume(command)
+
+    def on_data(self, data: DataReceived) -> list[Action]:
+        if self.finished:
+            return []
+        return self._consume(data)
+
+    def on_close(self) -> list[Action]:
+        """The client closed its side. Fine if all that is left is optional."""
+        if self.finished:
+            return []
+        candidates: list[tuple[Unit, Stack]] = []
+        if self._auth is None and _expand(self._stack, candidates):
+            self.finished = True
+            return [Close()]
+        return self._fail(
+            Failure(
+                kind="closed",
+                message="the client closed the connection before the script ended",
+                **self._expected_fields(candidates),
+            ),
+            send_abort=False,
+        )
+
+    def on_timeout(self, seconds: float) -> list[Action]:
+        candidates: list[tuple[Unit, Stack]] = []
+        _expand(self._stack, candidates)
+        return self._fail(
+            Failure(
+                kind="timeout",
+                message=f"the client sent nothing for {seconds:g} s",
+                actual="(silence)",
+                **self._expected_fields(candidates),
+            )
+        )
+
+    def on_error(self, kind: str, message: str, *, send_abort: bool = True) -> list[Action]:
+        """A protocol or TLS error seen by the server: the session fails."""
+        candidates: list[tuple[Unit, Stack]] = []
+        _expand(self._stack, candidates)
+        return self._fail(
+            Failure(kind=kind, message=message, **self._expected_fields(candidates)),
+            send_abort=send_abort,
+        )
+
+    def pending_steps(self) -> list[str]:
+        """Descriptions of the steps that could come next (for reports)."""
+        candidates: list[tuple[Unit, Stack]] = []
+        _expand(self._stack, candidates)
+        return [_describe(u) for u, _ in candidates]
+
+    # -- internals --
+
+    def _context(self) -> MatchContext:
+        return MatchContext(task=self.scenario.client, extensions=self.extensions)
+
+    def _expected_fields(self, candidates: list[tuple[Unit, Stack]]) -> dict[str, object]:
+        if not candidates:
+            return {"expected": "(end of script)", "line": 0}
+        required = [u for u, _ in candidates if not u.optional] or [u for u, _ in candidates]
+        return {
+            "expected": " | ".join(dict.fromkeys(_describe(u) for u, _ in candidates)),
+            "line": required[0].line,
+        }
+
+    def _fail(self, failure: Failure, *, send_abort: bool = True) -> list[Action]:
+        if self.failure is None:
+            self.failure = failure
+        self.finished = True
+        return [Send(data=ABORT_REPLY), Close()] if send_abort else [Close()]
+
+    def _consume(self, actual: Command | DataReceived) -> list[Action]:
+        candidates: list[tuple[Unit, Stack]] = []
+        _expand(self._stack, candidates)
+        ctx = self._context()
+        mismatches: list[tuple[Unit, Mismatch]] = []
+        for unit, after in candidates:
+            assert unit.head is not None
+            if isinstance(unit.head, AuthStep):
+                mismatch = self._auth_mismatch(unit.head, actual)
+            else:
+                mismatch = match_step(unit.head, actual, ctx)
+            if mismatch is None:
+                self._stack = after
+                if isinstance(actual, Command):
+                    self._last_verb = actual.verb
+                if isinstance(unit.head, AuthStep):
+                    assert isinstance(actual, Command)
+                    return self._auth_begin(unit, actual)
+                return self._run_unit(unit)
+            mismatches.append((unit, mismatch))
+        shown = (
+            actual.text
+            if isinstance(actual, Command)
+            else f"DATA content ({len(actual.wire)} octets)"
+        )
+        if not candidates:
+            return self._fail(
+                Failure(
+                    kind="unexpected",
+                    message="the client sent more after the script ended",
+                    expected="(end of script)",
+                    actual=shown,
+                )
+            )
+        unit, mismatch = _closest(mismatches, actual)
+        return self._fail(
+            Failure(
+                kind="unexpected",
+                message=f"unexpected {'command' if isinstance(actual, Command) else 'DATA content'}",
+                line=unit.line,
+                expected=" | ".join(dict.fromkeys(_describe(u) for u, _ in mismatches)),
+                actual=shown,
+                hint=str(mismatch),
+            )
+        )
+
+    def _run_unit(self, unit: Unit) -> list[Action]:
+        actions = list(unit.actions)
+        self._observe_replies(actions)
+        return actions + self._settle()
+
+    def _settle(self) -> list[Action]:
+        """Run headless units at the cursor; close when the script is exhausted."""
+        actions: list[Action] = []
+        while True:
+            while self._stack:
+                top = self._stack[-1]
+                if (isinstance(top, _Seq) and top.index >= len(top.nodes)) or (
+                    isinstance(top, _Grp) and not top.remaining
+                ):
+                    self._stack = self._stack[:-1]
+                else:
+                    break
+            if not self._stack:
+                self.finished = True
+                return [*actions, Close()]
+            top = self._stack[-1]
+            if isinstance(top, _Seq):
+                node = top.nodes[top.index]
+                if isinstance(node, Unit) and node.head is None:
+                    self._stack = (*self._stack[:-1], _Seq(top.nodes, top.index + 1))
+                    more = list(node.actions)
+                    self._observe_replies(more)
+                    actions += more
+                    continue
+            if any(isinstance(a, Close) for a in actions):
+                self.finished = True
+            return actions
+
+    def _observe_replies(self, actions: list[Action]) -> None:
+        """Track the EHLO extensions and 354 from what the server is about to send."""
+        parser = ReplyParser(allow_bare_lf=True)
+        last: Reply | None = None
+        for i, action in enumerate(list(actions)):
+            if isinstance(action, StartTls):
+                self.extensions = None  # RFC 3207 §4.2: everything learned before TLS is void
+            if isinstance(action, Close):
+                self.finished = True
+            if not isinstance(action, Send):
+                continue
+            parser.receive_data(action.data)
+            try:
+                while not isinstance(event := parser.next_event(), NeedData):
+                    if isinstance(event, Reply):
+                        last = event
+            except RemoteProtocolError:
+                return
+            if last is not None and last.code == 354 and self._last_verb == "DATA":
+                actions.insert(i + 1, BeginData())
+                self._last_verb = ""
+        if last is None:
+            return
+        if self._last_verb == "EHLO" and last.code == 250:
+            self.extensions = Extensions.from_reply(last)
+        elif self._last_verb == "HELO" and last.code == 250:
+            self.extensions = Extensions()
+
+    # -- AUTH --
+
+    def _auth_mismatch(self, step: AuthStep, actual: Command | DataReceived) -> Mismatch | None:
+        expected = step.describe()
+        if not isinstance(actual, Command) or actual.verb != "AUTH":
+            return Mismatch(
+                field="verb", expected=expected, actual=getattr(actual, "text", "DATA content")
+            )
+        mechanism = actual.argument.split(" ")[0].upper()
+        accepted = step.mechanisms or SUPPORTED_MECHANISMS
+        if mechanism not in accepted:
+            return Mismatch(field="mechanism", expected=" or ".join(accepted), actual=actual.text)
+        if self.extensions is None or mechanism not in self.extensions.auth_mechanisms:
+            offered = (
+                "nothing"
+                if self.extensions is None
+                else " ".join(self.extensions.auth_mechanisms) or "no AUTH"
+            )
+            return Mismatch(
+                field="mechanism",
+                expected=f"a mechanism from the last EHLO reply ({offered})",
+                actual=actual.text,
+                hint="RFC 4954 §4 and RFC 5321 §2.2: use only what was advertised",
+            )
+        if step.reject is None and self.scenario.client.auth is None:
+            return Mismatch(
+                field="credentials",
+                expected="client.auth in the scenario",
+                actual="none",
+                hint="an auth step that checks credentials needs client.auth",
+            )
+        return None
+
+    def _auth_begin(self, unit: Unit, command: Command) -> list[Action]:
+        step = unit.head
+        assert isinstance(step, AuthStep)
+        if step.reject is not None:
+            return [Send(data=step.reject), *self._run_unit(Unit(head=None, actions=unit.actions))]
+        creds = self.scenario.client.auth
+        assert creds is not None
+        words = command.argument.split(" ")
+        mechanism = words[0].upper()
+        prompts = (
+            list(step.prompts)
+            if step.prompts is not None
+            else _AuthDialogue.default_prompts(mechanism)
+        )
+        dialogue = _AuthDialogue(
+            step=step,
+            mechanism=mechanism,
+            username=creds.username,
+            password=creds.password,
+            prompts=prompts,
+        )
+        dialogue.expected_answers = {"PLAIN": 1, "LOGIN": 2, "CRAM-MD5": 1}[mechanism]
+        if len(words) > 2:
+            return self._fail(
+                Failure(
+                    kind="auth",
+                    message="malformed AUTH command",
+                    line=step.line,
+                    expected="AUTH mechanism [initial-response]",
+                    actual=command.text,
+                )
+            )
+        if len(words) == 2:
+            if mechanism == "CRAM-MD5":
+                return self._fail(
+                    Failure(
+                        kind="auth",
+                        message="CRAM-MD5 has no initial response",
+                        line=step.line,
+                        expected="AUTH CRAM-MD5",
+                        actual=command.text,
+                        hint="RFC 2195 §2: the server speaks first",
+                    )
+                )
+            dialogue.answers.append(b"" if words[1] == "=" else words[1].encode())
+            if mechanism == "LOGIN":  # the username came early; skip the Username prompt
+                dialogue.prompts = prompts[1:]
+        self._auth, self._auth_unit = dialogue, unit
+        return self._auth_next()
+
+    def _auth_next(self) -> list[Action]:
+        dialogue, unit = self._auth, self._auth_unit
+        assert dialogue is not None and unit is not None
+        if len(dialogue.answers) < dialogue.expected_answers:
+            asked = dialogue.expected_answers - len(dialogue.answers)
+            prompt = (
+                dialogue.prompts[len(dialogue.prompts) - asked]
+                if asked <= len(dialogue.prompts)
+                else b"334 \r\n"
+            )
+            return [Send(data=prompt)]
+        self._auth = self._auth_unit = None
+        problem = dialogue.check()
+        if problem is not None:
+            return self._fail(
+                Failure(
+                    kind="auth",
+                    message="the AUTH answer does not match client.auth",
+                    line=dialogue.step.line,
+                    expected=dialogue.step.describe(),
+                    actual=problem,
+                )
+            )
+        return [
+            Send(data=dialogue.step.reply),
+            *self._run_unit(Unit(head=None, actions=unit.actions)),
+        ]
+
+    def _auth_answer(self, command: Command) -> list[Action]:
+        dialogue = self._auth
+        assert dialogue is not None
+        if command.line == b"*":
+            self._auth = None
+            return self._fail(
+                Failure(
+                    kind="auth",
+                    message="the client cancelled AUTH with '*'",
+                    line=dialogue.step.line,
+                    expected=f"an answer to the {dialogue.mechanism} prompt",
+                    actual="*",
+                    hint="RFC 4954 §4: '*' cancels the exchange",
+                )
+            )
+        dialogue.answers.append(command.line)
+        return self._auth_next()
+
+
+def _describe(unit: Unit) -> str:
+    return unit.head.describe() if unit.head is not None else "(server steps)"
+
+
+def _closest(
+    mismatches: list[tuple[Unit, Mismatch]], actual: Command | DataReceived
+) -> tuple[Unit, Mismatch]:
+    """The candidate nearest to what was sent: same verb first, then the first required one."""
+    verb = actual.verb if isinstance(actual, Command) else ""
+    for unit, mismatch in mismatches:
+        if mismatch.field != "verb" and (verb or isinstance(actual, DataReceived)):
+            return unit, mismatch
+    required = [(u, m) for u, m in mismatches if not u.optional]
+    return (required or mismatches)[0]

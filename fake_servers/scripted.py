@@ -1,0 +1,283 @@
+"""The scripted server: plays a scenario over real TCP (and TLS), byte-exact, with deadlines.
+
+Every connection gets a fresh Playback. The server reads with a deadline, feeds what it reads to
+the sans-IO CommandParser and the Playback, and performs the actions that come back: writes
+(delayed, split), pauses, the TLS upgrade, close. It never raises into the event loop: whatever
+goes wrong ends up as the session's Failure, with the transcript so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fake_servers.playback import Action, BeginData, Failure, Playback
+from fake_servers.tls import TlsMaterial
+from harness.errors import RemoteProtocolError
+from harness.protocol.commands import CommandParser
+from harness.protocol.events import ConnectionClosed, DataReceived, NeedData
+from harness.scenario.model import Close, Delay, Scenario, Send, StartTls, TlsMode
+from harness.transcript import Direction, Entry, Transcript
+
+__all__ = ["ScriptedServer", "Session"]
+
+READ_SIZE = 65536
+
+
+@dataclass(slots=True)
+class Session:
+    """One client connection: its transcript and, if it left the script, the failure."""
+
+    transcript: Transcript = field(default_factory=Transcript)
+    failure: Failure | None = None
+    complete: bool = False  # the script ran to its end (or the client ended it where allowed)
+    pending: list[str] = field(default_factory=list)  # steps still expected when it ended
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class ScriptedServer:
+    """Serves one scenario on ``host:port`` (127.0.0.1 and a free port by default).
+
+    Use ``async with ScriptedServer(scenario) as server:`` and point a client at
+    ``server.host``/``server.port``; ``await server.first_session(timeout)`` gives the session
+    record once the first connection has ended.
+
+    Args:
+        scenario: what to play.
+        tls: certificates for STARTTLS and implicit TLS (default: the process's shared ones).
+        host: the address to bind; loopback only.
+        port: 0 for any free port.
+        on_entry: called with every transcript entry as it happens (for live output).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        tls: TlsMaterial | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        on_entry: Callable[[Session, Entry], None] | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.tls = tls
+        self.host = host
+        self.port = port
+        self.sessions: list[Session] = []
+        self._on_entry = on_entry
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._first = asyncio.Event()
+
+    @property
+    def tls_material(self) -> TlsMaterial:
+        if self.tls is None:
+            self.tls = TlsMaterial.shared()
+        return self.tls
+
+    async def start(self) -> None:
+        if self.scenario.client.tls is not TlsMode.NONE or any(
+            isinstance(s, StartTls) for s in self.scenario.exchange
+        ):
+            self.tls_material.server_context()  # build it now, not inside a session's deadline
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        """Stop listening and end every session still running."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> ScriptedServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def first_session(self, timeout: float) -> Session | None:
+        """The first session, once it has ended; None if no client connected in time."""
+        try:
+            await asyncio.wait_for(self._first.wait(), timeout)
+            await asyncio.wait_for(self.sessions[0].done.wait(), timeout)
+        except TimeoutError:
+            return None
+        return self.sessions[0]
+
+    # -- one connection --
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        session = Session()
+        self.sessions.append(session)
+        self._first.set()
+        try:
+            await _Connection(self, session, reader, writer).run()
+        except asyncio.CancelledError:
+            session.transcript.note("server stopped")
+            raise
+        finally:
+            session.done.set()
+            self._tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    def _record(self, session: Session, direction: Direction, data: bytes, tls: bool) -> None:
+        session.transcript.add(direction, data, tls=tls)
+        if self._on_entry is not None:
+            self._on_entry(session, session.transcript.entries[-1])
+
+
+class _Connection:
+    def __init__(
+        self,
+        server: ScriptedServer,
+        session: Session,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        self.server = server
+        self.session = session
+        self.reader = reader
+        self.writer = writer
+        self.playback = Playback(server.scenario)
+        self.parser = CommandParser()
+        self.tls = False
+        self.read_timeout = server.scenario.limits.read
+        self.closed = False
+
+    def note(self, text: str) -> None:
+        self.server._record(self.session, Direction.NOTE, text.encode(), self.tls)
+
+    async def run(self) -> None:
+        implicit = self.server.scenario.client.tls is TlsMode.IMPLICIT
+        if implicit and not await self._start_tls("implicit TLS"):
+            return self._finish()
+        await self._perform(self.playback.start())
+        while not self.playback.finished:
+            try:
+                data = await asyncio.wait_for(self.reader.read(READ_SIZE), self.read_timeout)
+            except TimeoutError:
+                await self._perform(self.playback.on_timeout(self.read_timeout))
+                break
+            except (ConnectionError, ssl.SSLError, OSError) as exc:
+                await self._perform(
+                    self.playback.on_error("closed", f"connection error: {exc!r}", send_abort=False)
+                )
+                break
+            if data:
+                self.server._record(self.session, Direction.CLIENT, data, self.tls)
+            else:
+                self.note("client closed its side")
+            self.parser.receive_data(data)
+            await self._drain_events()
+        self._finish()
+
+    def _finish(self) -> None:
+        self.session.failure = self.playback.failure
+        self.session.complete = self.playback.finished and self.playback.failure is None
+        self.session.pending = self.playback.pending_steps()
+        if self.playback.failure is not None:
+            self.note(f"FAILED: {self.playback.failure.message}")
+
+    async def _drain_events(self) -> None:
+        while not self.playback.finished:
+            try:
+                event = self.parser.next_event()
+            except RemoteProtocolError as exc:
+                await self._perform(self.playback.on_error("protocol", str(exc)))
+                return
+            if isinstance(event, NeedData):
+                return
+            if isinstance(event, ConnectionClosed):
+                actions = self.playback.on_close()
+            elif isinstance(event, DataReceived):
+                actions = self.playback.on_data(event)
+            else:
+                actions = self.playback.on_command(event)
+            await self._perform(actions)
+
+    async def _perform(self, actions: list[Action]) -> None:
+        for action in actions:
+            if self.closed:
+                return
+            if isinstance(action, Send):
+                if not await self._send(action):
+                    return
+            elif isinstance(action, Delay):
+                await asyncio.sleep(action.seconds)
+            elif isinstance(action, BeginData):
+                self.parser.start_data()
+            elif isinstance(action, StartTls):
+                if self.parser.pending:
+                    # RFC 3207 §6 / CVE-2011-0411: nothing may follow STARTTLS before the handshake.
+                    await self._perform(
+                        self.playback.on_error(
+                            "protocol",
+                            f"the client sent {self.parser.pending[:60]!r} after STARTTLS, before the TLS "
+                            "handshake (RFC 3207 §6: STARTTLS must end a pipelined group)",
+                        )
+                    )
+                    return
+                if not await self._start_tls("STARTTLS"):
+                    return
+            elif isinstance(action, Close):
+                self.closed = True
+                self.note("server closed the connection")
+                self.writer.close()
+
+    async def _send(self, action: Send) -> bool:
+        if action.delay:
+            await asyncio.sleep(action.delay)
+        data = action.data
+        cuts = list(range(1, len(data))) if action.every_byte else list(action.split or ())
+        pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+        for i, piece in enumerate(pieces):
+            if i and action.pause:
+                await asyncio.sleep(action.pause)
+            self.writer.write(piece)
+            self.server._record(self.session, Direction.SERVER, piece, self.tls)
+            try:
+                await asyncio.wait_for(self.writer.drain(), self.read_timeout)
+            except TimeoutError:
+                await self._perform(
+                    self.playback.on_error(
+                        "timeout",
+                        f"the client read nothing for {self.read_timeout:g} s",
+                        send_abort=False,
+                    )
+                )
+                return False
+            except (ConnectionError, OSError) as exc:
+                self.playback.on_error(
+                    "closed", f"connection lost while writing: {exc!r}", send_abort=False
+                )
+                self.closed = True
+                return False
+        return True
+
+    async def _start_tls(self, what: str) -> bool:
+        ctx = self.server.tls_material.server_context()
+        try:
+            await self.writer.start_tls(ctx, ssl_handshake_timeout=self.read_timeout)
+        except (ssl.SSLError, ConnectionError, OSError, TimeoutError) as exc:
+            self.playback.on_error("tls", f"{what} handshake failed: {exc!r}", send_abort=False)
+            self.closed = True
+            self.note(f"{what} handshake failed: {exc!r}")
+            return False
+        self.tls = True
+        obj = self.writer.get_extra_info("ssl_object")
+        version = obj.version() if obj is not None else "?"
+        self.note(f"{what} handshake done ({version})")
+        return True

@@ -1,0 +1,110 @@
+"""The adapter interface, and discovery of adapters through the ``smtp_harness.adapters``
+entry-point group (the built-in ones register there too, so the mechanism is always used)."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Protocol, runtime_checkable
+
+from harness.errors import AdapterError
+from harness.outcome import ClientOutcome
+from harness.scenario.model import ClientTask, Scenario, TlsMode
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Capabilities",
+    "ClientAdapter",
+    "Target",
+    "available_adapters",
+    "load_adapter",
+    "unsupported_reason",
+]
+
+ENTRY_POINT_GROUP = "smtp_harness.adapters"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """Where the scripted server listens, and what a client needs to trust it.
+
+    Attributes:
+        host, port: the server's address (always loopback).
+        ca_file: PEM file of the CA that signed the server certificate.
+        ssl_context: a verifying client context trusting that CA.
+        server_hostname: the name in the server certificate.
+        timeout: seconds the client may wait for any one reply.
+    """
+
+    host: str
+    port: int
+    ca_file: str
+    ssl_context: ssl.SSLContext
+    server_hostname: str = "localhost"
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Capabilities:
+    """What an adapter can be asked to do; a scenario needing more is skipped, never passed."""
+
+    tls_modes: frozenset[TlsMode] = frozenset(TlsMode)
+    auth_mechanisms: frozenset[str] = frozenset({"PLAIN", "LOGIN", "CRAM-MD5"})
+    operations: frozenset[str] = frozenset({"send", "vrfy", "expn", "noop", "help", "rset"})
+    reports_codes: bool = True  # the outcome carries reply codes that scenarios may check
+
+
+@runtime_checkable
+class ClientAdapter(Protocol):
+    """Runs one client for one task and says what the client reported."""
+
+    name: str
+    capabilities: Capabilities
+
+    async def deliver(self, task: ClientTask, target: Target) -> ClientOutcome:
+        """Run the client against ``target``; report failures as outcomes, not exceptions."""
+        ...
+
+
+def available_adapters() -> list[str]:
+    """Names of every installed adapter."""
+    return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+
+
+def load_adapter(name: str) -> ClientAdapter:
+    """Instantiate the adapter registered as ``name``.
+
+    Raises:
+        AdapterError: no such adapter (the message lists the installed ones), or it failed to load.
+    """
+    matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if not matches:
+        known = ", ".join(available_adapters()) or "none (is smtp-harness installed? pip install .)"
+        raise AdapterError(f"no client adapter named {name!r}; installed: {known}")
+    try:
+        adapter = matches[0].load()()
+    except Exception as exc:
+        raise AdapterError(f"client adapter {name!r} failed to load: {exc!r}") from exc
+    if not isinstance(adapter, ClientAdapter):
+        raise AdapterError(f"client adapter {name!r} lacks name, capabilities or deliver()")
+    return adapter
+
+
+def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None:
+    """Why ``adapter`` cannot run ``scenario``, or None if it can."""
+    caps, task = adapter.capabilities, scenario.client
+    if task.tls not in caps.tls_modes:
+        return f"{adapter.name} cannot do TLS mode {task.tls.value}"
+    if (
+        task.auth is not None
+        and task.auth.mechanisms
+        and not set(task.auth.mechanisms) & caps.auth_mechanisms
+    ):
+        return (
+            f"{adapter.name} supports none of the AUTH mechanisms {', '.join(task.auth.mechanisms)}"
+        )
+    for op in task.operations:
+        if op.kind not in caps.operations:
+            return f"{adapter.name} cannot perform the operation {op.kind}"
+    return None

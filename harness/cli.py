@@ -1,0 +1,228 @@
+"""The ``smtp-harness`` command: run, serve, validate, list.
+
+Exit status: 0 when nothing failed, 1 when a scenario failed or errored, 2 for unusable input
+(a broken scenario file, an unknown client, nothing selected).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from harness.adapters.base import available_adapters, load_adapter
+from harness.corpus import corpus_path
+from harness.errors import AdapterError, ScenarioError
+from harness.report.text import format_failure, format_result_line, format_summary
+from harness.results import Result, Verdict
+from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
+from harness.scenario.model import Scenario, TlsMode
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _keyword_filter(expr: str) -> Callable[[Scenario], bool]:
+    """pytest-style ``-k``: words matched as substrings of the id, tags and path, combined with
+    ``and``, ``or``, ``not`` and parentheses."""
+    tokens = re.findall(r"\(|\)|[^\s()]+", expr)
+    parts = []
+    for token in tokens:
+        if token in ("and", "or", "not", "(", ")"):
+            parts.append(token)
+        elif re.fullmatch(r"[\w.\-/#*:]+", token):
+            parts.append(f"_m({token!r})")
+        else:
+            raise ScenarioError(f"-k: cannot use {token!r} in an expression")
+    code = " ".join(parts)
+    try:
+        compiled = compile(code, "<-k>", "eval")
+    except SyntaxError:
+        raise ScenarioError(f"-k: {expr!r} is not a valid expression") from None
+
+    def keep(s: Scenario) -> bool:
+        haystack = " ".join([s.id, s.path, *s.tags]).lower()
+        return bool(eval(compiled, {"__builtins__": {}, "_m": lambda w: w.lower() in haystack}))
+
+    return keep
+
+
+def _select(paths: Sequence[str], keyword: str | None) -> list[Scenario]:
+    scenarios = load_scenarios(paths or [corpus_path()])
+    if keyword:
+        keep = _keyword_filter(keyword)
+        scenarios = [s for s in scenarios if keep(s)]
+    if not scenarios:
+        raise ScenarioError(
+            "no scenarios selected", path=", ".join(map(str, paths)) or str(corpus_path())
+        )
+    return scenarios
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.runner import run_scenarios  # imports the servers: only when running
+
+    scenarios = _select(args.paths, args.keyword)
+    adapter = load_adapter(args.client)
+
+    def show(result: Result) -> None:
+        print(format_result_line(result), flush=True)
+
+    results = asyncio.run(run_scenarios(scenarios, adapter, on_result=show))
+    bad = [r for r in results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]
+    for result in bad:
+        print()
+        print(format_failure(result))
+    if args.report_json:
+        report = {
+            "client": adapter.name,
+            "summary": format_summary(results),
+            "results": [
+                {**r.to_json(), **({"transcript": r.transcript.render()} if r in bad else {})}
+                for r in results
+            ],
+        }
+        Path(args.report_json).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print()
+    print(format_summary(results))
+    return EXIT_FAILED if bad else EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    count, errors = 0, 0
+    for path in iter_scenario_files(args.paths):
+        try:
+            load_scenario(path)
+            count += 1
+        except ScenarioError as exc:
+            errors += 1
+            print(exc)
+    if errors:
+        print(f"{errors} invalid, {count} valid")
+        return EXIT_USAGE
+    load_scenarios(args.paths)  # also checks that ids are unique across the files
+    print(f"{count} valid scenario files")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for s in _select(args.paths, args.keyword):
+        tags = f"  [{', '.join(s.tags)}]" if s.tags else ""
+        print(f"{s.id}  {s.title}{tags}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from fake_servers.scripted import ScriptedServer, Session
+    from fake_servers.tls import TlsMaterial
+    from harness.transcript import Entry
+
+    scenario = load_scenario(args.file)
+
+    def live(session: Session, entry: Entry) -> None:
+        lock = "tls " if entry.tls else "    "
+        text = entry.data.decode("utf-8", "backslashreplace").rstrip("\r\n").replace("\r\n", "\n")
+        for line in text.split("\n"):
+            print(f"{entry.at:7.3f} {lock}{entry.direction.value}: {line}", flush=True)
+
+    async def serve() -> int:
+        tls = TlsMaterial.shared()
+        server = ScriptedServer(scenario, tls=tls, port=args.port, on_entry=live)
+        await server.start()
+        mode = scenario.client.tls.value
+        print(f"serving {scenario.id} on {server.host}:{server.port} (TLS: {mode})", flush=True)
+        if scenario.client.tls is not TlsMode.NONE or "tls" in repr(scenario.exchange).lower():
+            print(f"CA certificate for clients: {tls.ca_path}", flush=True)
+        print("Ctrl-C to stop" + (" (exits after one session)" if args.once else ""), flush=True)
+        seen = 0
+        failed = False
+        try:
+            while True:
+                await asyncio.sleep(0.05)
+                for session in server.sessions[seen:]:
+                    if not session.done.is_set():
+                        break
+                    seen += 1
+                    if session.failure is not None:
+                        failed = True
+                        f = session.failure
+                        print(
+                            f"verdict: FAIL - {f.message}; expected {f.expected} (line {f.line}); {f.hint}"
+                        )
+                    elif session.complete:
+                        print("verdict: PASS - the client followed the script")
+                    else:
+                        print(
+                            "verdict: FAIL - the session ended early; expected "
+                            + " | ".join(session.pending)
+                        )
+                        failed = True
+                    if args.once:
+                        return EXIT_FAILED if failed else EXIT_OK
+        finally:
+            await server.close()
+
+    try:
+        return asyncio.run(serve())
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smtp-harness", description="SMTP client conformance harness"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run scenarios against a client")
+    run.add_argument(
+        "paths", nargs="*", help="scenario files or directories (default: the built-in corpus)"
+    )
+    run.add_argument(
+        "--client", default="reference", help="client adapter name (default: reference)"
+    )
+    run.add_argument(
+        "-k", dest="keyword", help="select scenarios by id/tag/path words, with and/or/not"
+    )
+    run.add_argument("--report-json", metavar="FILE", help="write every result as JSON")
+    run.set_defaults(func=cmd_run)
+
+    serve = sub.add_parser("serve", help="serve one scenario for any client to connect to")
+    serve.add_argument("file")
+    serve.add_argument(
+        "--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)"
+    )
+    serve.add_argument("--once", action="store_true", help="exit after the first session")
+    serve.set_defaults(func=cmd_serve)
+
+    validate = sub.add_parser("validate", help="check scenario files without running them")
+    validate.add_argument("paths", nargs="+")
+    validate.set_defaults(func=cmd_validate)
+
+    lst = sub.add_parser("list", help="list scenarios")
+    lst.add_argument("paths", nargs="*")
+    lst.add_argument("-k", dest="keyword")
+    lst.set_defaults(func=cmd_list)
+
+    sub.add_parser("clients", help="list installed client adapters").set_defaults(
+        func=lambda a: print("\n".join(available_adapters())) or EXIT_OK
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ScenarioError, AdapterError) as exc:
+        print(f"smtp-harness: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The harness's exception tree.
+
+    HarnessError                      root of everything we raise
+    ├── ScenarioError(ValueError)     a scenario file is unusable: prints as file:line: field: message
+    ├── ProtocolError                 somebody broke SMTP framing
+    │   ├── LocalProtocolError        we were asked to send something illegal
+    │   └── RemoteProtocolError       the peer sent something illegal
+    └── AdapterError                  a client adapter is missing or broken
+
+A client that breaks the RFC is *not* an exception: that is a verdict, recorded in a Result.
+Exceptions mean bad input or a harness bug.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AdapterError",
+    "HarnessError",
+    "LocalProtocolError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "ScenarioError",
+]
+
+
+class HarnessError(Exception):
+    """Root of every exception the harness raises on purpose."""
+
+
+class ScenarioError(HarnessError, ValueError):
+    """A scenario file cannot be used.
+
+    Args:
+        message: what is wrong and what was expected.
+        path: the file, if known.
+        line: 1-based line number, if known.
+        field: dotted path of the offending field, e.g. ``exchange[3].client``.
+    """
+
+    def __init__(
+        self, message: str, *, path: str | None = None, line: int | None = None, field: str = ""
+    ) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        self.field = field
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.path or "<scenario>"
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.field:
+            return f"{where}: {self.field}: {self.message}"
+        return f"{where}: {self.message}"
+
+
+class ProtocolError(HarnessError):
+    """SMTP framing was broken; see the two subclasses for who broke it."""
+
+
+class LocalProtocolError(ProtocolError):
+    """We (the caller of the sans-IO core) tried to do something illegal."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent bytes that are not valid SMTP."""
+
+
+class AdapterError(HarnessError):
+    """A client adapter could not be found, loaded or run."""

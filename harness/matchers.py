@@ -1,0 +1,222 @@
+"""How an expected client step is checked against what the client sent.
+
+A matcher is a named, pure function ``(step, actual, context) -> Mismatch | None``. The built-in
+ones are ``match`` (a command pattern with placeholders), ``regex`` and ``data`` (the DATA
+content). ``register_matcher`` adds more; scenario files name them by key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.errors import RemoteProtocolError
+from harness.protocol.commands import Command, parse_path_argument
+from harness.protocol.data import bare_line_end_offsets, dot_stuff, dot_unstuff
+from harness.protocol.ehlo import Extensions
+from harness.protocol.events import DataReceived
+from harness.scenario.model import ClientStep, ClientTask
+from harness.scenario.patterns import PLACEHOLDERS, compile_pattern
+
+__all__ = [
+    "MATCHERS",
+    "PLACEHOLDERS",
+    "MatchContext",
+    "Mismatch",
+    "compile_pattern",
+    "match_step",
+    "register_matcher",
+]
+
+# ESMTP parameters a client may add to MAIL/RCPT, and the extension that must be advertised
+# first (RFC 5321 §2.2, R-EXT-1). Parameters not listed need a keyword of their own name.
+PARAMETER_EXTENSIONS = {
+    "SIZE": "SIZE",
+    "BODY": "8BITMIME",
+    "SMTPUTF8": "SMTPUTF8",
+    "RET": "DSN",
+    "ENVID": "DSN",
+    "NOTIFY": "DSN",
+    "ORCPT": "DSN",
+    "AUTH": "AUTH",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mismatch:
+    """Why an expected step did not match: the field, both sides, and a hint with the rule."""
+
+    field: str
+    expected: str
+    actual: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.field}: expected {self.expected}, got {self.actual}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchContext:
+    """What a matcher may need beyond the step: the task and the last EHLO reply's extensions
+    (None before any EHLO, or after TLS started)."""
+
+    task: ClientTask
+    extensions: Extensions | None = None
+
+
+Actual = Command | DataReceived
+Matcher = Callable[[ClientStep, Actual, MatchContext], Mismatch | None]
+
+
+def _fits(template: str, text: str) -> bool:
+    return compile_pattern(template).fullmatch(text) is not None
+
+
+def _match_path_command(
+    step: ClientStep, cmd: Command, keyword: str, ctx: MatchContext
+) -> Mismatch | None:
+    _verb, _, pattern_arg = step.expected.partition(" ")
+    try:
+        actual = parse_path_argument(cmd.argument, keyword)
+    except RemoteProtocolError as exc:
+        return Mismatch(field="syntax", expected=step.expected, actual=cmd.text, hint=str(exc))
+    expected = parse_path_argument(pattern_arg, keyword)
+    if not _fits(expected.address, actual.address):
+        return Mismatch(
+            field="path", expected=f"<{expected.address}>", actual=f"<{actual.address}>"
+        )
+    for name, value in expected.params.items():
+        if name not in actual.params:
+            return Mismatch(field=f"parameter {name}", expected="present", actual="missing")
+        if value is not None and not _fits(value, actual.params[name] or ""):
+            return Mismatch(
+                field=f"parameter {name}", expected=value, actual=str(actual.params[name])
+            )
+    for name in actual.params.keys() - expected.params.keys():
+        needed = PARAMETER_EXTENSIONS.get(name, name)
+        if ctx.extensions is None or not ctx.extensions.has(needed):
+            return Mismatch(
+                field=f"parameter {name}",
+                expected=f"only parameters of advertised extensions ({needed} was not advertised)",
+                actual=cmd.text,
+                hint="RFC 5321 §2.2: an extension may be used only if the EHLO reply advertised it",
+            )
+    return None
+
+
+def _match_pattern(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch | None:
+    if not isinstance(actual, Command):
+        return Mismatch(field="command", expected=step.expected, actual="DATA content")
+    verb, _, argument = step.expected.partition(" ")
+    if actual.verb != verb.upper():
+        return Mismatch(field="verb", expected=step.expected, actual=actual.text)
+    if actual.verb in ("MAIL", "RCPT"):
+        return _match_path_command(step, actual, "FROM" if actual.verb == "MAIL" else "TO", ctx)
+    if not _fits(argument, actual.argument):
+        return Mismatch(field="argument", expected=step.expected, actual=actual.text)
+    return None
+
+
+def _match_regex(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch | None:
+    if not isinstance(actual, Command):
+        return Mismatch(field="command", expected=step.describe(), actual="DATA content")
+    if re.fullmatch(step.expected, actual.text) is None:
+        return Mismatch(field="command", expected=step.describe(), actual=actual.text)
+    return None
+
+
+def _split_message(text: bytes) -> tuple[list[tuple[str, str]], bytes]:
+    head, sep, body = text.partition(b"\r\n\r\n")
+    if not sep:
+        return [], text
+    headers: list[tuple[str, str]] = []
+    for line in head.split(b"\r\n"):
+        decoded = line.decode("utf-8", "surrogateescape")
+        if decoded[:1] in (" ", "\t") and headers:  # folded continuation
+            name, value = headers[-1]
+            headers[-1] = (name, value + " " + decoded.strip())
+        else:
+            name, _, value = decoded.partition(":")
+            headers.append((name.strip().lower(), value.strip()))
+    return headers, body
+
+
+def _first_difference(expected: bytes, actual: bytes) -> str:
+    exp_lines, act_lines = expected.split(b"\r\n"), actual.split(b"\r\n")
+    for n, (e, a) in enumerate(zip(exp_lines, act_lines, strict=False), start=1):
+        if e != a:
+            return f"line {n}: expected {e[:80]!r}, got {a[:80]!r}"
+    return f"expected {len(exp_lines) - 1} lines, got {len(act_lines) - 1}"
+
+
+def _match_data(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch | None:
+    if not isinstance(actual, DataReceived):
+        return Mismatch(
+            field="DATA content",
+            expected="the message",
+            actual=f"command {actual.text!r}",
+            hint="after 354 the client must send the message",
+        )
+    wire = actual.wire
+    bare = bare_line_end_offsets(wire)
+    if bare:
+        return Mismatch(
+            field="DATA line ends",
+            expected="CRLF only",
+            actual=f"bare CR or LF at offset {bare[0]}",
+            hint="RFC 5321 §2.3.8: bare CR and LF must not be sent",
+        )
+    if step.compare == "any":
+        return None
+    content = dot_unstuff(wire)
+    expected = dot_unstuff(dot_stuff(ctx.task.message))
+    # A hint for the commonest bug: wire line n equals the message line that needed stuffing.
+    stuffed_lines = dot_stuff(ctx.task.message).split(b"\r\n")
+    unstuffed_dot_lines = [
+        n
+        for n, (sent, needed) in enumerate(
+            zip(wire.split(b"\r\n"), stuffed_lines, strict=False), start=1
+        )
+        if needed.startswith(b"..") and sent == needed[1:]
+    ]
+    if step.compare == "exact":
+        if content == expected:
+            return None
+        hint = _first_difference(expected, content)
+    else:
+        exp_headers, exp_body = _split_message(expected)
+        act_headers, act_body = _split_message(content)
+        missing = [f"{n}: {v}" for n, v in exp_headers if (n, v) not in act_headers]
+        if not missing and exp_body.rstrip(b"\r\n") == act_body.rstrip(b"\r\n"):
+            return None
+        hint = (
+            f"header(s) missing or changed: {missing}"
+            if missing
+            else "body differs: " + _first_difference(exp_body, act_body)
+        )
+    if unstuffed_dot_lines:
+        hint = (
+            f"wire line {unstuffed_dot_lines[0]} starts with '.' but was not dot-stuffed (RFC 5321 §4.5.2); "
+            + hint
+        )
+    return Mismatch(
+        field="DATA content",
+        expected=f"the message ({step.compare})",
+        actual=f"{len(content)} octets",
+        hint=hint,
+    )
+
+
+MATCHERS: dict[str, Matcher] = {"match": _match_pattern, "regex": _match_regex, "data": _match_data}
+
+
+def register_matcher(name: str, matcher: Matcher) -> None:
+    """Make ``matcher`` available to scenario steps as ``client: {NAME: ...}``."""
+    MATCHERS[name] = matcher
+
+
+def match_step(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch | None:
+    """Check ``actual`` against ``step`` with the step's matcher."""
+    return MATCHERS[step.kind](step, actual, ctx)

@@ -1,0 +1,36 @@
+"""What a client reports at the end of its task: the data every adapter returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.scenario.model import Outcome
+
+__all__ = ["ClientOutcome"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientOutcome:
+    """The client's own account of what happened.
+
+    Attributes:
+        outcome: delivered, failed or completed.
+        code: the reply code that made the client fail, if it knows it.
+        message: the reply text or error, for people.
+        recipients: the RCPT reply code per recipient, where known.
+        replies: the reply code of each non-send operation, in order, where known.
+    """
+
+    outcome: Outcome
+    code: int | None = None
+    message: str = ""
+    recipients: dict[str, int] = field(default_factory=dict)
+    replies: tuple[int, ...] | None = None
+
+    def describe(self) -> str:
+        text = self.outcome.value
+        if self.code is not None:
+            text += f" {self.code}"
+        if self.message:
+            text += f": {self.message}"
+        return text

@@ -1,0 +1,154 @@
+"""The runner: one scenario run against one client adapter → a Result, within the scenario's time limit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+
+from fake_servers.scripted import ScriptedServer
+from fake_servers.tls import TlsMaterial
+from harness.adapters.base import ClientAdapter, Target, unsupported_reason
+from harness.outcome import ClientOutcome
+from harness.results import Result, Verdict
+from harness.scenario.model import Outcome, Scenario
+from harness.transcript import Transcript
+
+__all__ = ["judge", "run_scenario", "run_scenarios"]
+
+# After the client is done, how long the server may take to see the connection end.
+SESSION_GRACE = 1.0
+
+
+async def run_scenario(
+    scenario: Scenario, adapter: ClientAdapter, *, tls: TlsMaterial | None = None
+) -> Result:
+    """Serve ``scenario`` on a fresh loopback port, run ``adapter`` against it, and judge.
+
+    The verdict is reached within ``limits.total`` plus ``limits.read`` and a second of grace,
+    whatever the client does.
+    """
+    started = time.monotonic()
+    reason = unsupported_reason(adapter, scenario)
+    if reason is not None:
+        return Result(scenario=scenario, client=adapter.name, verdict=Verdict.SKIP, message=reason)
+    tls = tls or TlsMaterial.shared()
+    limits = scenario.limits
+    outcome: ClientOutcome | None = None
+    notes: list[str] = []
+    try:
+        async with ScriptedServer(scenario, tls=tls) as server:
+            target = Target(
+                host=server.host,
+                port=server.port,
+                ca_file=tls.ca_path,
+                ssl_context=tls.client_context(),
+                timeout=limits.total,
+            )
+            try:
+                outcome = await asyncio.wait_for(
+                    adapter.deliver(scenario.client, target), limits.total
+                )
+            except TimeoutError:
+                notes.append(
+                    f"the client reported nothing within limits.total = {limits.total:g} s"
+                )
+            session = await server.first_session(limits.read + SESSION_GRACE)
+            if len(server.sessions) > 1:
+                notes.append(
+                    f"the client opened {len(server.sessions)} connections; only the first is judged"
+                )
+    except (
+        Exception
+    ) as exc:  # the adapter or the harness broke: an error, not a verdict on the client
+        return Result(
+            scenario=scenario,
+            client=adapter.name,
+            verdict=Verdict.ERROR,
+            message=f"{type(exc).__name__}: {exc}",
+            duration=time.monotonic() - started,
+        )
+    result = judge(scenario, adapter, outcome, session.transcript if session else Transcript())
+    if session is None:
+        result.verdict, result.message = (
+            Verdict.FAIL,
+            "the client never connected (or its session never ended)",
+        )
+    elif result.verdict is Verdict.PASS and session.failure is not None:
+        result.verdict, result.message = Verdict.FAIL, session.failure.message
+    if session is not None:
+        result.failure = session.failure
+        if session.failure is not None:
+            result.verdict = Verdict.FAIL
+            result.message = session.failure.message
+        elif not session.complete and result.verdict is Verdict.PASS:
+            result.verdict = Verdict.FAIL
+            result.message = "the session ended before the script did; expected: " + " | ".join(
+                session.pending
+            )
+    result.notes += notes
+    result.duration = time.monotonic() - started
+    return result
+
+
+def judge(
+    scenario: Scenario,
+    adapter: ClientAdapter,
+    outcome: ClientOutcome | None,
+    transcript: Transcript,
+) -> Result:
+    """Check the client's reported outcome against ``scenario.expect`` (the wire is judged by
+    the server's playback)."""
+    expect = scenario.expect
+
+    def result(verdict: Verdict, message: str = "") -> Result:
+        return Result(
+            scenario=scenario,
+            client=adapter.name,
+            verdict=verdict,
+            message=message,
+            outcome=outcome,
+            transcript=transcript,
+        )
+
+    if outcome is None:
+        return result(Verdict.FAIL, "the client reported no outcome in time")
+    wanted = " or ".join(o.value for o in expect.outcomes)
+    if outcome.outcome not in expect.outcomes:
+        return result(Verdict.FAIL, f"the client reported {outcome.describe()}; expected {wanted}")
+    if not adapter.capabilities.reports_codes:
+        return result(Verdict.PASS)
+    if (
+        outcome.outcome is Outcome.FAILED
+        and expect.codes
+        and not any(c.matches(outcome.code) for c in expect.codes)
+    ):
+        codes = " or ".join(str(c) for c in expect.codes)
+        return result(Verdict.FAIL, f"the client failed with code {outcome.code}; expected {codes}")
+    if expect.replies is not None:
+        got = list(outcome.replies or ())
+        if len(got) != len(expect.replies) or not all(
+            c.matches(g) for c, g in zip(expect.replies, got, strict=False)
+        ):
+            return result(
+                Verdict.FAIL,
+                f"operation replies were {got}; expected {[str(c) for c in expect.replies]}",
+            )
+    return result(Verdict.PASS)
+
+
+async def run_scenarios(
+    scenarios: Iterable[Scenario],
+    adapter: ClientAdapter,
+    *,
+    on_result: Callable[[Result], None] | None = None,
+) -> list[Result]:
+    """Run scenarios one after another with one adapter, calling ``on_result`` as each ends."""
+    tls = TlsMaterial.shared()
+    results = []
+    for scenario in scenarios:
+        result = await run_scenario(scenario, adapter, tls=tls)
+        if on_result is not None:
+            on_result(result)
+        results.append(result)
+    return results

@@ -1,0 +1,47 @@
+"""Scenario files: the frozen model and the YAML loader."""
+
+from harness.scenario.loader import load_scenario, load_scenarios, parse_scenario
+from harness.scenario.model import (
+    AnyOf,
+    AuthStep,
+    ClientStep,
+    ClientTask,
+    Close,
+    CodePattern,
+    Credentials,
+    Delay,
+    Expectation,
+    Limits,
+    Operation,
+    Outcome,
+    Scenario,
+    Send,
+    StartTls,
+    Step,
+    TlsMode,
+    Unordered,
+)
+
+__all__ = [
+    "AnyOf",
+    "AuthStep",
+    "ClientStep",
+    "ClientTask",
+    "Close",
+    "CodePattern",
+    "Credentials",
+    "Delay",
+    "Expectation",
+    "Limits",
+    "Operation",
+    "Outcome",
+    "Scenario",
+    "Send",
+    "StartTls",
+    "Step",
+    "TlsMode",
+    "Unordered",
+    "load_scenario",
+    "load_scenarios",
+    "parse_scenario",
+]

@@ -1,0 +1,589 @@
+"""Load scenario files: YAML (safe loader) → Scenario, with file:line on every error.
+
+The loader walks the composed YAML node tree itself instead of loading plain dicts, so that every
+value keeps the line it came from and every error can say ``file:line: field: what was expected``.
+Unknown keys are errors: a typo must never silently turn a check off.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import RemoteProtocolError, ScenarioError
+from harness.protocol.commands import parse_path_argument
+from harness.scenario.model import (
+    AnyOf,
+    AuthStep,
+    ClientStep,
+    ClientTask,
+    Close,
+    CodePattern,
+    Credentials,
+    Delay,
+    Expectation,
+    Limits,
+    Operation,
+    Outcome,
+    Scenario,
+    Send,
+    StartTls,
+    Step,
+    TlsMode,
+    Unordered,
+)
+from harness.scenario.patterns import compile_pattern
+
+__all__ = ["SUPPORTED_VERSION", "load_scenario", "load_scenarios", "parse_scenario"]
+
+SUPPORTED_VERSION = 1
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_TOP_KEYS = {
+    "version",
+    "id",
+    "title",
+    "refs",
+    "tags",
+    "source",
+    "description",
+    "limits",
+    "client",
+    "expect",
+    "exchange",
+}
+_DATA_COMPARE = ("exact", "content", "any")
+_CLIENT_MATCHERS = ("match", "regex", "data")
+
+
+class _Reader:
+    """Typed access to YAML nodes; every failure becomes a ScenarioError with a line."""
+
+    def __init__(self, path: str, loader: yaml.SafeLoader) -> None:
+        self.path = path
+        self._loader = loader
+
+    def error(self, node: yaml.Node | None, field: str, message: str) -> ScenarioError:
+        line = node.start_mark.line + 1 if node is not None else None
+        return ScenarioError(message, path=self.path, line=line, field=field)
+
+    def mapping(
+        self, node: yaml.Node, field: str, allowed: Iterable[str], required: Iterable[str] = ()
+    ) -> dict[str, yaml.Node]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, field, f"expected a mapping, got {_kind(node)}")
+        allowed = set(allowed)
+        out: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = self.scalar(key_node, field)
+            sub = f"{field}.{key}" if field else str(key)
+            if not isinstance(key, str) or key not in allowed:
+                raise self.error(
+                    key_node,
+                    sub,
+                    f"unknown key {key!r}; expected one of: {', '.join(sorted(allowed))}",
+                )
+            if key in out:
+                raise self.error(key_node, sub, "duplicate key")
+            out[key] = value_node
+        for key in required:
+            if key not in out:
+                raise self.error(
+                    node, f"{field}.{key}" if field else key, "required key is missing"
+                )
+        return out
+
+    def scalar(self, node: yaml.Node, field: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.error(node, field, f"expected a single value, got {_kind(node)}")
+        return self._loader.construct_object(node, deep=True)
+
+    def string(self, node: yaml.Node, field: str, *, allow_numbers: bool = False) -> str:
+        value = self.scalar(node, field)
+        if isinstance(value, str):
+            return value
+        if allow_numbers and isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise self.error(node, field, f"expected a string, got {type(value).__name__} {value!r}")
+
+    def number(self, node: yaml.Node, field: str, *, minimum: float = 0.0) -> float:
+        value = self.scalar(node, field)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(node, field, f"expected a number of seconds, got {value!r}")
+        if value < minimum:
+            raise self.error(node, field, f"must be at least {minimum}, got {value!r}")
+        return float(value)
+
+    def boolean(self, node: yaml.Node, field: str) -> bool:
+        value = self.scalar(node, field)
+        if not isinstance(value, bool):
+            raise self.error(node, field, f"expected true or false, got {value!r}")
+        return value
+
+    def sequence(self, node: yaml.Node, field: str) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.error(node, field, f"expected a list, got {_kind(node)}")
+        return list(node.value)
+
+    def strings(self, node: yaml.Node, field: str, *, single_ok: bool = True) -> tuple[str, ...]:
+        if single_ok and isinstance(node, yaml.ScalarNode):
+            return (self.string(node, field, allow_numbers=True),)
+        return tuple(
+            self.string(item, f"{field}[{i}]", allow_numbers=True)
+            for i, item in enumerate(self.sequence(node, field))
+        )
+
+    def choice(self, node: yaml.Node, field: str, options: Iterable[str]) -> str:
+        value = self.string(node, field)
+        options = tuple(options)
+        if value not in options:
+            raise self.error(node, field, f"{value!r} is not one of: {', '.join(options)}")
+        return value
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return f"the value {node.value!r}"
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+# --- sections --------------------------------------------------------------------------------
+
+
+def _client(r: _Reader, node: yaml.Node) -> ClientTask:
+    keys = r.mapping(
+        node,
+        "client",
+        ("mail_from", "rcpt_to", "message", "tls", "auth", "ehlo_name", "operations"),
+    )
+    auth = None
+    if "auth" in keys:
+        a = r.mapping(
+            keys["auth"],
+            "client.auth",
+            ("username", "password", "mechanisms"),
+            required=("username", "password"),
+        )
+        auth = Credentials(
+            username=r.string(a["username"], "client.auth.username", allow_numbers=True),
+            password=r.string(a["password"], "client.auth.password", allow_numbers=True),
+            mechanisms=tuple(
+                m.upper() for m in r.strings(a["mechanisms"], "client.auth.mechanisms")
+            )
+            if "mechanisms" in a
+            else (),
+        )
+    message = b""
+    if "message" in keys:
+        message = r.string(keys["message"], "client.message").encode("utf-8", "surrogateescape")
+    return ClientTask(
+        mail_from=r.string(keys["mail_from"], "client.mail_from") if "mail_from" in keys else "",
+        rcpt_to=r.strings(keys["rcpt_to"], "client.rcpt_to") if "rcpt_to" in keys else (),
+        message=message,
+        tls=TlsMode(r.choice(keys["tls"], "client.tls", [m.value for m in TlsMode]))
+        if "tls" in keys
+        else TlsMode.NONE,
+        auth=auth,
+        ehlo_name=r.string(keys["ehlo_name"], "client.ehlo_name") if "ehlo_name" in keys else None,
+        operations=_operations(r, keys["operations"])
+        if "operations" in keys
+        else (Operation(kind="send"),),
+    )
+
+
+def _operations(r: _Reader, node: yaml.Node) -> tuple[Operation, ...]:
+    ops = []
+    for i, item in enumerate(r.sequence(node, "client.operations")):
+        field = f"client.operations[{i}]"
+        if isinstance(item, yaml.ScalarNode):
+            ops.append(Operation(kind=r.choice(item, field, Operation.KINDS)))
+            continue
+        keys = r.mapping(item, field, Operation.KINDS)
+        if len(keys) != 1:
+            raise r.error(item, field, "expected exactly one operation per item, e.g. {vrfy: user}")
+        kind, value = next(iter(keys.items()))
+        if kind == "send":
+            raise r.error(value, f"{field}.send", "send takes no argument: write `- send`")
+        argument = (
+            ""
+            if value.tag.endswith(":null")
+            else r.string(value, f"{field}.{kind}", allow_numbers=True)
+        )
+        ops.append(Operation(kind=kind, argument=argument))
+    if not ops:
+        raise r.error(node, "client.operations", "expected at least one operation")
+    return tuple(ops)
+
+
+def _codes(r: _Reader, node: yaml.Node, field: str) -> tuple[CodePattern, ...]:
+    out = []
+    items = [node] if isinstance(node, yaml.ScalarNode) else r.sequence(node, field)
+    for i, item in enumerate(items):
+        sub = field if item is node else f"{field}[{i}]"
+        text = r.string(item, sub, allow_numbers=True)
+        try:
+            out.append(CodePattern(text))
+        except ValueError as exc:
+            raise r.error(item, sub, str(exc)) from None
+    return tuple(out)
+
+
+def _expect(r: _Reader, node: yaml.Node) -> Expectation:
+    keys = r.mapping(node, "expect", ("outcome", "code", "replies"), required=("outcome",))
+    names = r.strings(keys["outcome"], "expect.outcome")
+    valid = [o.value for o in Outcome]
+    for name in names:
+        if name not in valid:
+            raise r.error(
+                keys["outcome"], "expect.outcome", f"{name!r} is not one of: {', '.join(valid)}"
+            )
+    return Expectation(
+        outcomes=tuple(Outcome(n) for n in names),
+        codes=_codes(r, keys["code"], "expect.code") if "code" in keys else (),
+        replies=_codes(r, keys["replies"], "expect.replies") if "replies" in keys else None,
+    )
+
+
+def _limits(r: _Reader, node: yaml.Node) -> Limits:
+    keys = r.mapping(node, "limits", ("total", "read"))
+    default = Limits()
+    return Limits(
+        total=r.number(keys["total"], "limits.total", minimum=0.01)
+        if "total" in keys
+        else default.total,
+        read=r.number(keys["read"], "limits.read", minimum=0.01)
+        if "read" in keys
+        else default.read,
+    )
+
+
+# --- exchange --------------------------------------------------------------------------------
+
+_STEP_KINDS = ("server", "raw", "client", "auth", "tls", "delay", "close", "any_of", "unordered")
+
+
+def _text_line(r: _Reader, node: yaml.Node, field: str) -> bytes:
+    text = r.string(node, field, allow_numbers=True)
+    if "\r" in text or "\n" in text:
+        raise r.error(
+            node, field, "a reply line may not contain CR or LF; use `raw:` for exact bytes"
+        )
+    return text.encode("utf-8") + b"\r\n"
+
+
+def _raw_bytes(r: _Reader, node: yaml.Node, field: str) -> bytes:
+    text = r.string(node, field)
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise r.error(
+            node,
+            field,
+            f"raw bytes must be characters \\x00-\\xff (write \\xNN escapes), found {text[exc.start]!r}",
+        ) from None
+
+
+def _send(r: _Reader, kind: str, node: yaml.Node, field: str, line: int) -> Send:
+    options: dict[str, yaml.Node] = {}
+    if isinstance(node, yaml.MappingNode):
+        payload_key = "lines" if kind == "server" else "bytes"
+        options = r.mapping(
+            node, field, (payload_key, "delay", "split", "pause"), required=(payload_key,)
+        )
+        node = options.pop(payload_key)
+        field = f"{field}.{payload_key}"
+    if kind == "raw":
+        data = _raw_bytes(r, node, field)
+    elif isinstance(node, yaml.SequenceNode):
+        items = r.sequence(node, field)
+        if not items:
+            raise r.error(node, field, "expected at least one reply line")
+        data = b"".join(_text_line(r, item, f"{field}[{i}]") for i, item in enumerate(items))
+    else:
+        data = _text_line(r, node, field)
+    split: tuple[int, ...] | None = None
+    every = False
+    if "split" in options:
+        s = options["split"]
+        if isinstance(s, yaml.ScalarNode) and s.value == "every":
+            every = True
+        else:
+            offsets = []
+            for i, item in enumerate(r.sequence(s, f"{field}.split")):
+                value = r.scalar(item, f"{field}.split[{i}]")
+                if (
+                    not isinstance(value, int)
+                    or isinstance(value, bool)
+                    or not 0 < value < len(data)
+                ):
+                    raise r.error(
+                        item,
+                        f"{field}.split[{i}]",
+                        f"expected a byte offset between 1 and {len(data) - 1}, or `split: every`",
+                    )
+                offsets.append(value)
+            split = tuple(sorted(set(offsets)))
+    return Send(
+        data=data,
+        delay=r.number(options["delay"], f"{field}.delay") if "delay" in options else 0.0,
+        split=split,
+        every_byte=every,
+        pause=r.number(options["pause"], f"{field}.pause") if "pause" in options else 0.0,
+        line=line,
+    )
+
+
+def _check_pattern(r: _Reader, node: yaml.Node, field: str, pattern: str) -> None:
+    try:
+        compile_pattern(pattern)
+        verb, _, argument = pattern.partition(" ")
+        if verb.upper() in ("MAIL", "RCPT"):
+            parse_path_argument(argument, "FROM" if verb.upper() == "MAIL" else "TO")
+    except (ValueError, RemoteProtocolError) as exc:
+        raise r.error(node, field, f"bad command pattern {pattern!r}: {exc}") from None
+
+
+def _client_step(r: _Reader, node: yaml.Node, field: str, line: int) -> ClientStep:
+    if isinstance(node, yaml.ScalarNode):
+        expected = r.string(node, field)
+        _check_pattern(r, node, field, expected)
+        return ClientStep(kind="match", expected=expected, line=line)
+    keys = r.mapping(node, field, (*_CLIENT_MATCHERS, "optional", "compare"))
+    kinds = [k for k in _CLIENT_MATCHERS if k in keys]
+    if len(kinds) != 1:
+        raise r.error(node, field, "expected exactly one of: match, regex, data")
+    kind = kinds[0]
+    expected = r.string(keys[kind], f"{field}.{kind}")
+    if kind == "data" and expected != "message":
+        raise r.error(
+            keys[kind], f"{field}.data", "the only data source is `message` (client.message)"
+        )
+    if kind == "regex":
+        try:
+            re.compile(expected)
+        except re.error as exc:
+            raise r.error(
+                keys[kind], f"{field}.regex", f"invalid regular expression: {exc}"
+            ) from None
+    if kind == "match":
+        _check_pattern(r, keys["match"], f"{field}.match", expected)
+    if "compare" in keys and kind != "data":
+        raise r.error(keys["compare"], f"{field}.compare", "compare applies only to `data`")
+    return ClientStep(
+        kind=kind,
+        expected=expected,
+        compare=r.choice(keys["compare"], f"{field}.compare", _DATA_COMPARE)
+        if "compare" in keys
+        else "content",
+        optional=r.boolean(keys["optional"], f"{field}.optional") if "optional" in keys else False,
+        line=line,
+    )
+
+
+def _auth_step(r: _Reader, node: yaml.Node, field: str, line: int) -> AuthStep:
+    if isinstance(node, yaml.ScalarNode):
+        return AuthStep(mechanisms=(r.string(node, field).upper(),), line=line)
+    keys = r.mapping(node, field, ("mechanism", "prompts", "reply", "reject", "optional"))
+    mechanisms: tuple[str, ...] = ()
+    if "mechanism" in keys:
+        names = r.strings(keys["mechanism"], f"{field}.mechanism")
+        mechanisms = () if names == ("any",) else tuple(n.upper() for n in names)
+
+    def reply(key: str) -> bytes:
+        n = keys[key]
+        if isinstance(n, yaml.SequenceNode):
+            return b"".join(
+                _text_line(r, item, f"{field}.{key}[{i}]") for i, item in enumerate(n.value)
+            )
+        return _text_line(r, n, f"{field}.{key}")
+
+    if "reject" in keys and ("reply" in keys or "prompts" in keys):
+        raise r.error(
+            keys["reject"],
+            f"{field}.reject",
+            "reject answers AUTH at once: no prompts or reply with it",
+        )
+    return AuthStep(
+        mechanisms=mechanisms,
+        prompts=tuple(
+            _text_line(r, p, f"{field}.prompts[{i}]")
+            for i, p in enumerate(r.sequence(keys["prompts"], f"{field}.prompts"))
+        )
+        if "prompts" in keys
+        else None,
+        reply=reply("reply") if "reply" in keys else AuthStep().reply,
+        reject=reply("reject") if "reject" in keys else None,
+        optional=r.boolean(keys["optional"], f"{field}.optional") if "optional" in keys else False,
+        line=line,
+    )
+
+
+def _steps(r: _Reader, node: yaml.Node, field: str) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    for i, item in enumerate(r.sequence(node, field)):
+        sub = f"{field}[{i}]"
+        keys = r.mapping(item, sub, _STEP_KINDS)
+        if len(keys) != 1:
+            raise r.error(
+                item, sub, f"expected exactly one step kind per item ({', '.join(_STEP_KINDS)})"
+            )
+        kind, value = next(iter(keys.items()))
+        sub = f"{sub}.{kind}"
+        line = _line(item)
+        if steps and isinstance(steps[-1], Close):
+            raise r.error(item, sub, "nothing can follow `close`: the connection is gone")
+        step: Step
+        if kind in ("server", "raw"):
+            step = _send(r, kind, value, sub, line)
+        elif kind == "client":
+            step = _client_step(r, value, sub, line)
+        elif kind == "auth":
+            step = _auth_step(r, value, sub, line)
+        elif kind == "tls":
+            r.choice(value, sub, ("start",))
+            step = StartTls(line=line)
+        elif kind == "delay":
+            step = Delay(seconds=r.number(value, sub), line=line)
+        elif kind == "close":
+            if r.scalar(value, sub) is not True:
+                raise r.error(value, sub, "write `close: true`")
+            step = Close(line=line)
+        else:
+            groups = tuple(
+                _steps(r, g, f"{sub}[{j}]") for j, g in enumerate(r.sequence(value, sub))
+            )
+            if len(groups) < (2 if kind == "any_of" else 1):
+                raise r.error(
+                    value,
+                    sub,
+                    "expected at least two branches" if kind == "any_of" else "expected groups",
+                )
+            for j, g in enumerate(groups):
+                if not g or not isinstance(g[0], ClientStep | AuthStep):
+                    raise r.error(
+                        value, f"{sub}[{j}]", "each branch must start with a client or auth step"
+                    )
+            step = (
+                AnyOf(branches=groups, line=line)
+                if kind == "any_of"
+                else Unordered(groups=groups, line=line)
+            )
+        steps.append(step)
+    return tuple(steps)
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+def parse_scenario(text: str, path: str = "<string>") -> Scenario:
+    """Parse one scenario from YAML text.
+
+    Raises:
+        ScenarioError: invalid YAML or an invalid scenario; the message names file:line and field.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            raise ScenarioError(
+                f"invalid YAML: {exc.problem or exc}",
+                path=path,
+                line=mark.line + 1 if mark else None,
+            ) from None
+        if root is None:
+            raise ScenarioError("the file is empty", path=path, line=1)
+        r = _Reader(path, loader)
+        keys = r.mapping(
+            root, "", _TOP_KEYS, required=("version", "id", "client", "expect", "exchange")
+        )
+        version = r.scalar(keys["version"], "version")
+        if version != SUPPORTED_VERSION:
+            raise r.error(
+                keys["version"],
+                "version",
+                f"version {version!r} is not supported; this harness reads version {SUPPORTED_VERSION} "
+                "(a newer file needs a newer smtp-harness; see docs/scenario-format.md)",
+            )
+        scenario_id = r.string(keys["id"], "id")
+        if not _ID.match(scenario_id):
+            raise r.error(keys["id"], "id", "use letters, digits, '.', '_' and '-' only")
+        exchange = _steps(r, keys["exchange"], "exchange")
+        if not exchange:
+            raise r.error(keys["exchange"], "exchange", "expected at least one step")
+        return Scenario(
+            id=scenario_id,
+            title=r.string(keys["title"], "title") if "title" in keys else scenario_id,
+            refs=r.strings(keys["refs"], "refs") if "refs" in keys else (),
+            tags=r.strings(keys["tags"], "tags") if "tags" in keys else (),
+            source=r.string(keys["source"], "source") if "source" in keys else "",
+            description=r.string(keys["description"], "description")
+            if "description" in keys
+            else "",
+            limits=_limits(r, keys["limits"]) if "limits" in keys else Limits(),
+            client=_client(r, keys["client"]),
+            expect=_expect(r, keys["expect"]),
+            exchange=exchange,
+            path=path,
+            line=_line(root),
+        )
+    finally:
+        loader.dispose()
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load one scenario file.
+
+    Raises:
+        ScenarioError: unreadable file or invalid scenario.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read the file: {exc}", path=str(p)) from None
+    return parse_scenario(text, str(p))
+
+
+def iter_scenario_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Every ``*.yaml``/``*.yml`` file named, or found below a named directory, sorted."""
+    for path in paths:
+        p = Path(path)
+        if p.is_dir():
+            yield from sorted(
+                q for q in p.rglob("*") if q.suffix in (".yaml", ".yml") and q.is_file()
+            )
+        elif p.exists():
+            yield p
+        else:
+            raise ScenarioError("no such file or directory", path=str(p))
+
+
+def load_scenarios(paths: Iterable[str | Path]) -> list[Scenario]:
+    """Load every scenario below ``paths``; duplicate ids are an error.
+
+    Raises:
+        ScenarioError: the first invalid file, or a duplicate id (naming both files).
+    """
+    seen: dict[str, Scenario] = {}
+    for path in iter_scenario_files(paths):
+        scenario = load_scenario(path)
+        if scenario.id in seen:
+            raise ScenarioError(
+                f"duplicate scenario id {scenario.id!r}, first defined at {seen[scenario.id].location}",
+                path=scenario.path,
+                line=scenario.line,
+                field="id",
+            )
+        seen[scenario.id] = scenario
+    return list(seen.values())

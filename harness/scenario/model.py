@@ -1,0 +1,226 @@
+"""The scenario model: frozen dataclasses, no YAML.
+
+A Scenario is the client task, the expected outcome, and the exchange: a tuple of steps that the
+scripted server plays. Every step remembers the line it came from, so a failure can point at it.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+__all__ = [
+    "AnyOf",
+    "AuthStep",
+    "ClientStep",
+    "ClientTask",
+    "Close",
+    "CodePattern",
+    "Credentials",
+    "Delay",
+    "Expectation",
+    "Limits",
+    "Operation",
+    "Outcome",
+    "Scenario",
+    "Send",
+    "StartTls",
+    "Step",
+    "TlsMode",
+    "Unordered",
+]
+
+
+class TlsMode(enum.StrEnum):
+    """How the client must protect the session."""
+
+    NONE = "none"
+    STARTTLS = "starttls"  # upgrade with STARTTLS, and fail if that is impossible
+    IMPLICIT = "implicit"  # TLS from the first byte (RFC 8314 §3)
+
+
+class Outcome(enum.StrEnum):
+    """What the client reports at the end of its task."""
+
+    DELIVERED = "delivered"  # the message was accepted (for at least one recipient)
+    FAILED = "failed"  # the client reported a failure
+    COMPLETED = "completed"  # a session of non-send operations ran to its end
+
+
+@dataclass(frozen=True, slots=True)
+class CodePattern:
+    """A reply code or a class of codes: ``"550"`` or ``"5xx"``."""
+
+    text: str
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[2-5](\d\d|xx|\dx)", self.text):
+            raise ValueError(f"{self.text!r} is not a reply code like 550 or a class like 5xx")
+
+    def matches(self, code: int | None) -> bool:
+        if code is None:
+            return False
+        return all(p in ("x", c) for p, c in zip(self.text, f"{code:03d}", strict=True))
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Credentials:
+    username: str
+    password: str
+    mechanisms: tuple[str, ...] = ()  # preference order; empty = the client's choice
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Operation:
+    """One thing the client does once the session is up: ``send`` or a single command."""
+
+    kind: str  # send | vrfy | expn | noop | help | rset
+    argument: str = ""
+
+    KINDS = ("send", "vrfy", "expn", "noop", "help", "rset")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientTask:
+    """What the client under test is asked to do."""
+
+    mail_from: str = ""
+    rcpt_to: tuple[str, ...] = ()
+    message: bytes = b""
+    tls: TlsMode = TlsMode.NONE
+    auth: Credentials | None = None
+    ehlo_name: str | None = None
+    operations: tuple[Operation, ...] = (Operation(kind="send"),)
+
+    @property
+    def sends(self) -> bool:
+        return any(op.kind == "send" for op in self.operations)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Expectation:
+    """What the client must report: one of ``outcomes``, and the codes if it reports them."""
+
+    outcomes: tuple[Outcome, ...]
+    codes: tuple[CodePattern, ...] = ()  # the code that made it fail; empty = any
+    replies: tuple[CodePattern, ...] | None = None  # per operation, in order
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    total: float = 10.0  # seconds for the whole run
+    read: float = 5.0  # seconds the server waits for the client's next bytes
+
+
+# --- exchange steps -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Send:
+    """The server writes bytes, optionally after a delay and in pieces."""
+
+    data: bytes
+    delay: float = 0.0
+    split: tuple[int, ...] | None = None  # byte offsets; (1,) with every_byte for one-byte writes
+    every_byte: bool = False
+    pause: float = 0.0
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delay:
+    seconds: float
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartTls:
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Close:
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientStep:
+    """What the client must send next.
+
+    Attributes:
+        kind: the matcher: ``match`` (pattern), ``regex``, or ``data``.
+        expected: the pattern or regex; for ``data``, the word ``message``.
+        compare: for ``data``: ``exact``, ``content`` or ``any``.
+        optional: the client may leave this step, and the server steps after it, out.
+    """
+
+    kind: str
+    expected: str
+    compare: str = "content"
+    optional: bool = False
+    line: int = 0
+
+    def describe(self) -> str:
+        if self.kind == "data":
+            return f"<DATA content: the message, compare={self.compare}>"
+        if self.kind == "regex":
+            return f"/{self.expected}/"
+        return self.expected
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthStep:
+    """A whole AUTH dialogue, played and checked by the server."""
+
+    mechanisms: tuple[str, ...] = ()  # accepted mechanisms; empty = any the harness can check
+    prompts: tuple[bytes, ...] | None = None  # challenge lines sent (None = per-mechanism default)
+    reply: bytes = b"235 2.7.0 Authentication successful\r\n"
+    reject: bytes | None = None  # answer the AUTH command at once with this
+    optional: bool = False
+    line: int = 0
+
+    def describe(self) -> str:
+        return "AUTH " + ("|".join(self.mechanisms) if self.mechanisms else "<any mechanism>")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnyOf:
+    """Alternatives: the branch whose first client step matches is played."""
+
+    branches: tuple[tuple[Step, ...], ...]
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unordered:
+    """Groups played once each, in whatever order the client's commands come."""
+
+    groups: tuple[tuple[Step, ...], ...]
+    line: int = 0
+
+
+Step = Send | Delay | StartTls | Close | ClientStep | AuthStep | AnyOf | Unordered
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    id: str
+    title: str
+    client: ClientTask
+    expect: Expectation
+    exchange: tuple[Step, ...]
+    refs: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    source: str = ""
+    description: str = ""
+    limits: Limits = field(default_factory=Limits)
+    path: str = ""
+    line: int = 0
+
+    @property
+    def location(self) -> str:
+        return f"{self.path}:{self.line}" if self.path else self.id

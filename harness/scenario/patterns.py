@@ -1,0 +1,39 @@
+"""Command patterns with placeholders, as written in ``client:`` steps: ``EHLO {domain}``."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+__all__ = ["PLACEHOLDERS", "compile_pattern"]
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+PLACEHOLDERS: dict[str, str] = {
+    # RFC 5321 §4.1.2: Domain, or an address literal in brackets.
+    "domain": rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[(?:IPv6:[0-9A-Fa-f:.]+|[0-9.]+)\])",
+    "address": r"[^\s<>@]+@[^\s<>@]+",
+    "word": r"\S+",
+    "any": r".*",
+}
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+@lru_cache(maxsize=1024)
+def compile_pattern(template: str) -> re.Pattern[str]:
+    """Turn ``"EHLO {domain}"``-style text into an anchored regex.
+
+    Raises:
+        ValueError: an unknown placeholder (the message lists the known ones).
+    """
+    out, pos = [], 0
+    for m in _PLACEHOLDER.finditer(template):
+        name = m.group(1)
+        if name not in PLACEHOLDERS:
+            raise ValueError(
+                f"unknown placeholder {{{name}}}; known: "
+                + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+            )
+        out += [re.escape(template[pos : m.start()]), f"(?:{PLACEHOLDERS[name]})"]
+        pos = m.end()
+    out.append(re.escape(template[pos:]))
+    return re.compile("".join(out), re.DOTALL)

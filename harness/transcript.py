@@ -1,0 +1,100 @@
+"""The transcript: every byte both ways, with a timestamp and the TLS state, and its rendering."""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+
+__all__ = ["Direction", "Entry", "Transcript"]
+
+
+class Direction(enum.StrEnum):
+    SERVER = "S"  # server → client
+    CLIENT = "C"  # client → server
+    NOTE = "*"  # something the harness did or saw: TLS started, connection closed, a failure
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entry:
+    at: float  # seconds since the transcript started
+    direction: Direction
+    data: bytes
+    tls: bool
+
+
+@dataclass(slots=True)
+class Transcript:
+    """An append-only record of one session."""
+
+    entries: list[Entry] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, direction: Direction, data: bytes, *, tls: bool) -> None:
+        self.entries.append(
+            Entry(at=time.monotonic() - self.started, direction=direction, data=data, tls=tls)
+        )
+
+    def note(self, text: str, *, tls: bool = False) -> None:
+        self.add(Direction.NOTE, text.encode(), tls=tls)
+
+    def sent_by(self, direction: Direction) -> bytes:
+        """Every byte one side sent, joined."""
+        return b"".join(e.data for e in self.entries if e.direction is direction)
+
+    def lines(self) -> list[tuple[float, Direction, bool, str]]:
+        """The transcript as display lines: consecutive writes of one side are joined and split
+        at line ends, so a reply split into pieces still reads as one line."""
+        out: list[tuple[float, Direction, bool, str]] = []
+        pending = b""
+        pending_meta: tuple[float, Direction, bool] | None = None
+
+        def flush(final: bool) -> None:
+            nonlocal pending, pending_meta
+            if pending_meta is None:
+                return
+            at, direction, tls = pending_meta
+            *complete, rest = pending.split(b"\n")
+            for line in complete:
+                out.append((at, direction, tls, _show(line + b"\n")))
+            if final and rest:
+                out.append((at, direction, tls, _show(rest) + "  [no line end]"))
+                rest = b""
+            pending = rest
+            if not rest:
+                pending_meta = None
+
+        for e in self.entries:
+            if e.direction is Direction.NOTE:
+                flush(final=True)
+                out.append((e.at, e.direction, e.tls, e.data.decode()))
+                continue
+            if pending_meta is not None and pending_meta[1] is not e.direction:
+                flush(final=True)
+            if pending_meta is None:
+                pending_meta = (e.at, e.direction, e.tls)
+            pending += e.data
+            flush(final=False)
+        flush(final=True)
+        return out
+
+    def render(self, *, indent: str = "  ") -> str:
+        rows = []
+        for at, direction, tls, text in self.lines():
+            lock = "tls " if tls and direction is not Direction.NOTE else "    "
+            rows.append(f"{indent}{at:7.3f} {lock}{direction.value}: {text}")
+        return "\n".join(rows)
+
+
+def _show(line: bytes) -> str:
+    """A line for display: CRLF dropped, any other control or 8-bit byte escaped."""
+    if line.endswith(b"\r\n"):
+        line = line[:-2]
+    elif line.endswith(b"\n"):
+        return _escape(line[:-1]) + "  [bare LF]"
+    return _escape(line)
+
+
+def _escape(data: bytes) -> str:
+    text = data.decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() or c == "\\" else repr(c)[1:-1] for c in text)
