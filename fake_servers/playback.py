@@ -264,35 +264,16 @@ class Playback:
         if self._auth is None and _expand(self._stack, candidates):
             self.finished = True
             return [Close()]
-        return self._fail(
-            Failure(
-                kind="closed",
-                message="the client closed the connection before the script ended",
-                **self._expected_fields(candidates),
-            ),
-            send_abort=False,
-        )
+        message = "the client closed the connection before the script ended"
+        return self._fail(self._failure_here("closed", message), send_abort=False)
 
     def on_timeout(self, seconds: float) -> list[Action]:
-        candidates: list[tuple[Unit, Stack]] = []
-        _expand(self._stack, candidates)
-        return self._fail(
-            Failure(
-                kind="timeout",
-                message=f"the client sent nothing for {seconds:g} s",
-                actual="(silence)",
-                **self._expected_fields(candidates),
-            )
-        )
+        message = f"the client sent nothing for {seconds:g} s"
+        return self._fail(self._failure_here("timeout", message, actual="(silence)"))
 
     def on_error(self, kind: str, message: str, *, send_abort: bool = True) -> list[Action]:
         """A protocol or TLS error seen by the server: the session fails."""
-        candidates: list[tuple[Unit, Stack]] = []
-        _expand(self._stack, candidates)
-        return self._fail(
-            Failure(kind=kind, message=message, **self._expected_fields(candidates)),
-            send_abort=send_abort,
-        )
+        return self._fail(self._failure_here(kind, message), send_abort=send_abort)
 
     def pending_steps(self) -> list[str]:
         """Descriptions of the steps that could come next (for reports)."""
@@ -305,14 +286,26 @@ class Playback:
     def _context(self) -> MatchContext:
         return MatchContext(task=self.scenario.client, extensions=self.extensions)
 
-    def _expected_fields(self, candidates: list[tuple[Unit, Stack]]) -> dict[str, object]:
+    def _failure_here(self, kind: str, message: str, actual: str = "") -> Failure:
+        """A Failure that names the step(s) the script was waiting for."""
+        if self._auth is not None:
+            step = self._auth.step
+            return Failure(
+                kind=kind,
+                message=message,
+                line=step.line,
+                actual=actual,
+                expected=f"an answer to the {self._auth.mechanism} prompt",
+            )
+        candidates: list[tuple[Unit, Stack]] = []
+        _expand(self._stack, candidates)
         if not candidates:
-            return {"expected": "(end of script)", "line": 0}
+            return Failure(kind=kind, message=message, expected="(end of script)", actual=actual)
         required = [u for u, _ in candidates if not u.optional] or [u for u, _ in candidates]
-        return {
-            "expected": " | ".join(dict.fromkeys(_describe(u) for u, _ in candidates)),
-            "line": required[0].line,
-        }
+        expected = " | ".join(dict.fromkeys(_describe(u) for u, _ in candidates))
+        return Failure(
+            kind=kind, message=message, line=required[0].line, expected=expected, actual=actual
+        )
 
     def _fail(self, failure: Failure, *, send_abort: bool = True) -> list[Action]:
         if self.failure is None:

@@ -196,7 +196,10 @@ def _match_data(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
             if missing
             else "body differs: " + _first_difference(exp_body, act_body)
         )
-    if unstuffed_dot_lines:
+    early_end = _ended_at_unstuffed_dot(content, expected)
+    if early_end:
+        hint = early_end + "; " + hint
+    elif unstuffed_dot_lines:
         hint = (
             f"wire line {unstuffed_dot_lines[0]} starts with '.' but was not dot-stuffed (RFC 5321 §4.5.2); "
             + hint
@@ -206,6 +209,20 @@ def _match_data(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
         expected=f"the message ({step.compare})",
         actual=f"{len(content)} octets",
         hint=hint,
+    )
+
+
+def _ended_at_unstuffed_dot(content: bytes, expected: bytes) -> str:
+    """Explain a DATA that stopped short where the message has a line starting with '.'."""
+    if len(content) >= len(expected) or not expected.startswith(content):
+        return ""
+    next_line = expected[len(content) :].split(b"\r\n", 1)[0]
+    if not next_line.startswith(b"."):
+        return ""
+    n = content.count(b"\r\n") + 1
+    return (
+        f"the DATA ended before message line {n} ({next_line[:40]!r}): that line was not dot-stuffed "
+        "(RFC 5321 §4.5.2), so the server took it for the end of the data"
     )
 
 

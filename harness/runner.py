@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 
-from fake_servers.scripted import ScriptedServer
+from fake_servers.scripted import ScriptedServer, Session
 from fake_servers.tls import TlsMaterial
 from harness.adapters.base import ClientAdapter, Target, unsupported_reason
 from harness.outcome import ClientOutcome
@@ -18,6 +19,8 @@ __all__ = ["judge", "run_scenario", "run_scenarios"]
 
 # After the client is done, how long the server may take to see the connection end.
 SESSION_GRACE = 1.0
+# After the server's session has ended, how long the client may take to report its outcome.
+CLIENT_GRACE = 1.0
 
 
 async def run_scenario(
@@ -45,15 +48,7 @@ async def run_scenario(
                 ssl_context=tls.client_context(),
                 timeout=limits.total,
             )
-            try:
-                outcome = await asyncio.wait_for(
-                    adapter.deliver(scenario.client, target), limits.total
-                )
-            except TimeoutError:
-                notes.append(
-                    f"the client reported nothing within limits.total = {limits.total:g} s"
-                )
-            session = await server.first_session(limits.read + SESSION_GRACE)
+            outcome, session = await _deliver_and_watch(adapter, scenario, target, server, notes)
             if len(server.sessions) > 1:
                 notes.append(
                     f"the client opened {len(server.sessions)} connections; only the first is judged"
@@ -89,6 +84,48 @@ async def run_scenario(
     result.notes += notes
     result.duration = time.monotonic() - started
     return result
+
+
+async def _deliver_and_watch(
+    adapter: ClientAdapter,
+    scenario: Scenario,
+    target: Target,
+    server: ScriptedServer,
+    notes: list[str],
+) -> tuple[ClientOutcome | None, Session | None]:
+    """Run the client while watching the server side.
+
+    Once the server's session has ended, the client gets CLIENT_GRACE seconds more to report,
+    not the whole time limit: a client that hangs after the server gave up must not hold the
+    verdict back.
+    """
+    limits = scenario.limits
+    deadline = time.monotonic() + limits.total
+    client = asyncio.ensure_future(adapter.deliver(scenario.client, target))
+    watcher = asyncio.ensure_future(server.first_session(limits.total))
+    try:
+        await asyncio.wait(
+            {client, watcher}, timeout=limits.total, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not client.done():
+            remaining = max(0.0, deadline - time.monotonic())
+            wait = min(CLIENT_GRACE, remaining) if watcher.done() else remaining
+            await asyncio.wait({client}, timeout=wait)
+        outcome: ClientOutcome | None = None
+        if client.done():
+            outcome = client.result()  # an adapter's exception propagates: that is an error
+        else:
+            notes.append(
+                "the client had not reported when the time limit (or the grace after the server's end) ran out"
+            )
+        session = await server.first_session(limits.read + SESSION_GRACE)
+        return outcome, session
+    finally:
+        for task in (client, watcher):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
 
 def judge(

@@ -37,22 +37,27 @@ class ClientConfig:
     timeout: float = RFC_5321_TIMEOUT
 
 
-async def deliver(task: ClientTask, config: ClientConfig) -> ClientOutcome:
+async def deliver(
+    task: ClientTask, config: ClientConfig, *, machine_class: type[ClientMachine] = ClientMachine
+) -> ClientOutcome:
     """Run one session for ``task`` against ``config``; never raises for server behaviour.
 
     Every failure (refusal, protocol error, timeout, TLS error, lost connection) comes back as
-    a ``ClientOutcome`` with outcome ``failed``.
+    a ``ClientOutcome`` with outcome ``failed``. ``machine_class`` lets a test run a variant of
+    the state machine (e.g. a deliberately broken one) over the same sockets.
     """
-    ctx = config.ssl_context or ssl.create_default_context()
+    implicit = task.tls is TlsMode.IMPLICIT
+    needs_tls = task.tls is not TlsMode.NONE
+    ctx = config.ssl_context or (ssl.create_default_context() if needs_tls else None)
     hostname = config.server_hostname or config.host
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(
                 config.host,
                 config.port,
-                ssl=ctx if task.tls is TlsMode.IMPLICIT else None,
-                server_hostname=hostname if task.tls is TlsMode.IMPLICIT else None,
-                ssl_handshake_timeout=config.timeout if task.tls is TlsMode.IMPLICIT else None,
+                ssl=ctx if implicit else None,
+                server_hostname=hostname if implicit else None,
+                ssl_handshake_timeout=config.timeout if implicit else None,
             ),
             config.timeout,
         )
@@ -63,7 +68,7 @@ async def deliver(task: ClientTask, config: ClientConfig) -> ClientOutcome:
         return machine.outcome
     local = writer.get_extra_info("sockname")
     ehlo_name = task.ehlo_name or _address_literal(local[0] if local else "127.0.0.1")
-    machine = ClientMachine(task, ehlo_name=ehlo_name)
+    machine = machine_class(task, ehlo_name=ehlo_name)
     try:
         await _run(machine, reader, writer, ctx, hostname, config.timeout)
     finally:
@@ -78,7 +83,7 @@ async def _run(
     machine: ClientMachine,
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
-    ctx: ssl.SSLContext,
+    ctx: ssl.SSLContext | None,
     hostname: str,
     timeout: float,
 ) -> None:
@@ -100,6 +105,7 @@ async def _run(
                 except (OSError, TimeoutError) as exc:
                     actions = machine.fail(f"could not send: {exc!r}")
             elif isinstance(action, StartTls):
+                assert ctx is not None  # only a STARTTLS task starts TLS
                 try:
                     await writer.start_tls(
                         ctx, server_hostname=hostname, ssl_handshake_timeout=timeout

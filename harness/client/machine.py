@@ -165,6 +165,10 @@ class ClientMachine:
             self._abort(None, message)
         return self._take()
 
+    def message_wire(self) -> bytes:
+        """Everything sent after 354: the stuffed message and the final ``.\r\n``."""
+        return encode_data(self.task.message)
+
     # -- plumbing --
 
     def _take(self) -> list[ClientAction]:
@@ -370,7 +374,7 @@ class ClientMachine:
         ext = self.extensions
         assert ext is not None
         task = self.task
-        wire = encode_data(task.message)
+        wire = self.message_wire()
         params: list[str] = []
         addresses = [task.mail_from, *task.rcpt_to]
         if not task.rcpt_to:
@@ -446,7 +450,7 @@ class ClientMachine:
             self._end_transaction()
             return
         if tx.mail is not None and tx.mail.klass == 2 and tx.accepted:
-            self._actions.append(Write(encode_data(self.task.message)))
+            self._actions.append(Write(self.message_wire()))
         else:
             # RFC 2920 §3.1: a pipelined DATA got 354 although nothing was accepted: end it empty.
             self._actions.append(Write(b".\r\n"))

@@ -53,8 +53,8 @@ class Reply:
         if not self.lines:
             raise LocalProtocolError("a reply needs at least one line")
         for line in self.lines:
-            if b"\r" in line or b"\n" in line:
-                raise LocalProtocolError(f"reply text may not contain CR or LF: {line!r}")
+            if b"\r" in line or b"\n" in line or b"\x00" in line:
+                raise LocalProtocolError(f"reply text may not contain CR, LF or NUL: {line!r}")
 
     @classmethod
     def of(cls, code: int, *texts: str) -> Reply:
@@ -117,7 +117,6 @@ class ReplyParser:
         self._code: bytes | None = None
         self._lines: list[bytes] = []
         self._error: RemoteProtocolError | None = None
-        self._closed_reported = False
 
     def receive_data(self, data: bytes) -> None:
         """Buffer bytes from the server; ``b""`` means EOF."""
