@@ -168,9 +168,16 @@ def _match_data(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
             actual=f"bare CR or LF at offset {bare[0]}",
             hint="RFC 5321 §2.3.8: bare CR and LF must not be sent",
         )
+    content = dot_unstuff(wire)
+    for text in step.absent:
+        if text.encode() in content:
+            return Mismatch(
+                field="DATA content",
+                expected=f"no {text!r} anywhere in the data",
+                actual=f"{text!r} at offset {content.index(text.encode())}",
+            )
     if step.compare == "any":
         return None
-    content = dot_unstuff(wire)
     expected = dot_unstuff(dot_stuff(ctx.task.message))
     # A hint for the commonest bug: wire line n equals the message line that needed stuffing.
     stuffed_lines = dot_stuff(ctx.task.message).split(b"\r\n")

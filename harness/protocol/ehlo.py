@@ -56,9 +56,12 @@ class Extensions:
             if not _KEYWORD.match(head):
                 ignored.append(raw.decode("ascii", "replace"))
                 continue
-            keywords[head.upper()] = tuple(words[1:])
             if head.upper() == "AUTH":
                 mechanisms += [w.upper() for w in words[1:]]
+                # Several AUTH lines (Outlook, 163.com) add up rather than replace each other.
+                keywords["AUTH"] = (*keywords.get("AUTH", ()), *words[1:])
+                continue
+            keywords[head.upper()] = tuple(words[1:])
         unique = tuple(dict.fromkeys(m for m in mechanisms if m))
         return cls(
             domain=first[0] if first else "",

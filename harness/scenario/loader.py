@@ -16,6 +16,7 @@ import yaml
 
 from harness.errors import RemoteProtocolError, ScenarioError
 from harness.protocol.commands import parse_path_argument
+from harness.protocol.data import to_crlf
 from harness.scenario.model import (
     AnyOf,
     AuthStep,
@@ -184,7 +185,10 @@ def _client(r: _Reader, node: yaml.Node) -> ClientTask:
         )
     message = b""
     if "message" in keys:
-        message = r.string(keys["message"], "client.message").encode("utf-8", "surrogateescape")
+        # YAML block scalars end lines in LF; a message on the wire ends them in CRLF (RFC 5321
+        # §2.3.8), so the task hands clients CRLF text and comparisons use the same form.
+        text = r.string(keys["message"], "client.message")
+        message = to_crlf(text.encode("utf-8", "surrogateescape"))
     return ClientTask(
         mail_from=r.string(keys["mail_from"], "client.mail_from") if "mail_from" in keys else "",
         rcpt_to=r.strings(keys["rcpt_to"], "client.rcpt_to") if "rcpt_to" in keys else (),
@@ -357,7 +361,7 @@ def _client_step(r: _Reader, node: yaml.Node, field: str, line: int) -> ClientSt
         expected = r.string(node, field)
         _check_pattern(r, node, field, expected)
         return ClientStep(kind="match", expected=expected, line=line)
-    keys = r.mapping(node, field, (*_CLIENT_MATCHERS, "optional", "compare"))
+    keys = r.mapping(node, field, (*_CLIENT_MATCHERS, "optional", "compare", "absent"))
     kinds = [k for k in _CLIENT_MATCHERS if k in keys]
     if len(kinds) != 1:
         raise r.error(node, field, "expected exactly one of: match, regex, data")
@@ -376,6 +380,8 @@ def _client_step(r: _Reader, node: yaml.Node, field: str, line: int) -> ClientSt
             ) from None
     if kind == "match":
         _check_pattern(r, keys["match"], f"{field}.match", expected)
+    if "absent" in keys and kind != "data":
+        raise r.error(keys["absent"], f"{field}.absent", "absent applies only to `data`")
     if "compare" in keys and kind != "data":
         raise r.error(keys["compare"], f"{field}.compare", "compare applies only to `data`")
     return ClientStep(
@@ -385,6 +391,7 @@ def _client_step(r: _Reader, node: yaml.Node, field: str, line: int) -> ClientSt
         if "compare" in keys
         else "content",
         optional=r.boolean(keys["optional"], f"{field}.optional") if "optional" in keys else False,
+        absent=r.strings(keys["absent"], f"{field}.absent") if "absent" in keys else (),
         line=line,
     )
 

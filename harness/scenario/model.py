@@ -155,12 +155,15 @@ class ClientStep:
         kind: the matcher: ``match`` (pattern), ``regex``, or ``data``.
         expected: the pattern or regex; for ``data``, the word ``message``.
         compare: for ``data``: ``exact``, ``content`` or ``any``.
+        absent: for ``data``: strings that must not appear anywhere in the data (e.g. a BCC
+            address that a client must not leak into a header).
         optional: the client may leave this step, and the server steps after it, out.
     """
 
     kind: str
     expected: str
     compare: str = "content"
+    absent: tuple[str, ...] = ()
     optional: bool = False
     line: int = 0
 

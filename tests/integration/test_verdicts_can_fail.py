@@ -159,7 +159,7 @@ def test_space_after_colon_in_mail_from_fails(tls_material: TlsMaterial) -> None
             READ,
             b"MAIL FROM: <a@example.com>\r\n",
             READ,
-        ),  # fmt: skip
+        ),
         tls_material,
     )
     assert result.verdict is Verdict.FAIL
@@ -244,9 +244,21 @@ def test_closing_early_fails_and_names_the_next_step(tls_material: TlsMaterial) 
 def test_leaving_out_an_optional_quit_passes(tls_material: TlsMaterial) -> None:
     good_plain = b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"
     client = RawClient(
-        READ, b"EHLO c.example.com\r\n", READ, good_plain, READ, b"MAIL FROM:<a@example.com>\r\n", READ,
-        b"RCPT TO:<b@example.com>\r\n", READ, b"DATA\r\n", READ, b"Subject: t\r\n\r\nhello\r\n.\r\n", READ, CLOSE,
-    )  # fmt: skip
+        READ,
+        b"EHLO c.example.com\r\n",
+        READ,
+        good_plain,
+        READ,
+        b"MAIL FROM:<a@example.com>\r\n",
+        READ,
+        b"RCPT TO:<b@example.com>\r\n",
+        READ,
+        b"DATA\r\n",
+        READ,
+        b"Subject: t\r\n\r\nhello\r\n.\r\n",
+        READ,
+        CLOSE,
+    )
     result = run(_simple(), client, tls_material)
     assert result.verdict is Verdict.PASS, result.message
 
