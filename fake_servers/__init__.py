@@ -4,8 +4,9 @@ Imports ``harness`` submodules only (never ``from harness import ...``), so the 
 depend on each other while the module graph stays acyclic.
 """
 
-from fake_servers.playback import Failure, Playback
+from fake_servers.controller import ServerController
+from fake_servers.playback import Playback
 from fake_servers.scripted import ScriptedServer, Session
 from fake_servers.tls import TlsMaterial
 
-__all__ = ["Failure", "Playback", "ScriptedServer", "Session", "TlsMaterial"]
+__all__ = ["Playback", "ScriptedServer", "ServerController", "Session", "TlsMaterial"]

@@ -73,11 +73,17 @@ def available_adapters() -> list[str]:
 
 
 def load_adapter(name: str) -> ClientAdapter:
-    """Instantiate the adapter registered as ``name``.
+    """Instantiate the adapter registered as ``name``, or the command adapter described by the
+    YAML file ``name`` (a path ending in .yaml or .yml).
 
     Raises:
         AdapterError: no such adapter (the message lists the installed ones), or it failed to load.
+        ScenarioError: the YAML client config is invalid.
     """
+    if name.endswith((".yaml", ".yml")):
+        from harness.adapters.command import CommandAdapter  # only configs need it
+
+        return CommandAdapter.from_file(name)
     matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not matches:
         known = ", ".join(available_adapters()) or "none (is smtp-harness installed? pip install .)"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -38,6 +37,7 @@ from harness.scenario.model import (
     Unordered,
 )
 from harness.scenario.patterns import compile_pattern
+from harness.yaml_nodes import NodeReader, compose, node_line
 
 __all__ = ["SUPPORTED_VERSION", "load_scenario", "load_scenarios", "parse_scenario"]
 
@@ -60,107 +60,10 @@ _DATA_COMPARE = ("exact", "content", "any")
 _CLIENT_MATCHERS = ("match", "regex", "data")
 
 
-class _Reader:
-    """Typed access to YAML nodes; every failure becomes a ScenarioError with a line."""
-
-    def __init__(self, path: str, loader: yaml.SafeLoader) -> None:
-        self.path = path
-        self._loader = loader
-
-    def error(self, node: yaml.Node | None, field: str, message: str) -> ScenarioError:
-        line = node.start_mark.line + 1 if node is not None else None
-        return ScenarioError(message, path=self.path, line=line, field=field)
-
-    def mapping(
-        self, node: yaml.Node, field: str, allowed: Iterable[str], required: Iterable[str] = ()
-    ) -> dict[str, yaml.Node]:
-        if not isinstance(node, yaml.MappingNode):
-            raise self.error(node, field, f"expected a mapping, got {_kind(node)}")
-        allowed = set(allowed)
-        out: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            key = self.scalar(key_node, field)
-            sub = f"{field}.{key}" if field else str(key)
-            if not isinstance(key, str) or key not in allowed:
-                raise self.error(
-                    key_node,
-                    sub,
-                    f"unknown key {key!r}; expected one of: {', '.join(sorted(allowed))}",
-                )
-            if key in out:
-                raise self.error(key_node, sub, "duplicate key")
-            out[key] = value_node
-        for key in required:
-            if key not in out:
-                raise self.error(
-                    node, f"{field}.{key}" if field else key, "required key is missing"
-                )
-        return out
-
-    def scalar(self, node: yaml.Node, field: str) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            raise self.error(node, field, f"expected a single value, got {_kind(node)}")
-        return self._loader.construct_object(node, deep=True)
-
-    def string(self, node: yaml.Node, field: str, *, allow_numbers: bool = False) -> str:
-        value = self.scalar(node, field)
-        if isinstance(value, str):
-            return value
-        if allow_numbers and isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        raise self.error(node, field, f"expected a string, got {type(value).__name__} {value!r}")
-
-    def number(self, node: yaml.Node, field: str, *, minimum: float = 0.0) -> float:
-        value = self.scalar(node, field)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(node, field, f"expected a number of seconds, got {value!r}")
-        if value < minimum:
-            raise self.error(node, field, f"must be at least {minimum}, got {value!r}")
-        return float(value)
-
-    def boolean(self, node: yaml.Node, field: str) -> bool:
-        value = self.scalar(node, field)
-        if not isinstance(value, bool):
-            raise self.error(node, field, f"expected true or false, got {value!r}")
-        return value
-
-    def sequence(self, node: yaml.Node, field: str) -> list[yaml.Node]:
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.error(node, field, f"expected a list, got {_kind(node)}")
-        return list(node.value)
-
-    def strings(self, node: yaml.Node, field: str, *, single_ok: bool = True) -> tuple[str, ...]:
-        if single_ok and isinstance(node, yaml.ScalarNode):
-            return (self.string(node, field, allow_numbers=True),)
-        return tuple(
-            self.string(item, f"{field}[{i}]", allow_numbers=True)
-            for i, item in enumerate(self.sequence(node, field))
-        )
-
-    def choice(self, node: yaml.Node, field: str, options: Iterable[str]) -> str:
-        value = self.string(node, field)
-        options = tuple(options)
-        if value not in options:
-            raise self.error(node, field, f"{value!r} is not one of: {', '.join(options)}")
-        return value
-
-
-def _kind(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
-        return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    return f"the value {node.value!r}"
-
-
-def _line(node: yaml.Node) -> int:
-    return int(node.start_mark.line) + 1
-
-
 # --- sections --------------------------------------------------------------------------------
 
 
-def _client(r: _Reader, node: yaml.Node) -> ClientTask:
+def _client(r: NodeReader, node: yaml.Node) -> ClientTask:
     keys = r.mapping(
         node,
         "client",
@@ -204,7 +107,7 @@ def _client(r: _Reader, node: yaml.Node) -> ClientTask:
     )
 
 
-def _operations(r: _Reader, node: yaml.Node) -> tuple[Operation, ...]:
+def _operations(r: NodeReader, node: yaml.Node) -> tuple[Operation, ...]:
     ops = []
     for i, item in enumerate(r.sequence(node, "client.operations")):
         field = f"client.operations[{i}]"
@@ -228,7 +131,7 @@ def _operations(r: _Reader, node: yaml.Node) -> tuple[Operation, ...]:
     return tuple(ops)
 
 
-def _codes(r: _Reader, node: yaml.Node, field: str) -> tuple[CodePattern, ...]:
+def _codes(r: NodeReader, node: yaml.Node, field: str) -> tuple[CodePattern, ...]:
     out = []
     items = [node] if isinstance(node, yaml.ScalarNode) else r.sequence(node, field)
     for i, item in enumerate(items):
@@ -241,7 +144,7 @@ def _codes(r: _Reader, node: yaml.Node, field: str) -> tuple[CodePattern, ...]:
     return tuple(out)
 
 
-def _expect(r: _Reader, node: yaml.Node) -> Expectation:
+def _expect(r: NodeReader, node: yaml.Node) -> Expectation:
     keys = r.mapping(node, "expect", ("outcome", "code", "replies"), required=("outcome",))
     names = r.strings(keys["outcome"], "expect.outcome")
     valid = [o.value for o in Outcome]
@@ -257,7 +160,7 @@ def _expect(r: _Reader, node: yaml.Node) -> Expectation:
     )
 
 
-def _limits(r: _Reader, node: yaml.Node) -> Limits:
+def _limits(r: NodeReader, node: yaml.Node) -> Limits:
     keys = r.mapping(node, "limits", ("total", "read"))
     default = Limits()
     return Limits(
@@ -275,7 +178,7 @@ def _limits(r: _Reader, node: yaml.Node) -> Limits:
 _STEP_KINDS = ("server", "raw", "client", "auth", "tls", "delay", "close", "any_of", "unordered")
 
 
-def _text_line(r: _Reader, node: yaml.Node, field: str) -> bytes:
+def _text_line(r: NodeReader, node: yaml.Node, field: str) -> bytes:
     text = r.string(node, field, allow_numbers=True)
     if "\r" in text or "\n" in text:
         raise r.error(
@@ -284,7 +187,7 @@ def _text_line(r: _Reader, node: yaml.Node, field: str) -> bytes:
     return text.encode("utf-8") + b"\r\n"
 
 
-def _raw_bytes(r: _Reader, node: yaml.Node, field: str) -> bytes:
+def _raw_bytes(r: NodeReader, node: yaml.Node, field: str) -> bytes:
     text = r.string(node, field)
     try:
         return text.encode("latin-1")
@@ -296,7 +199,7 @@ def _raw_bytes(r: _Reader, node: yaml.Node, field: str) -> bytes:
         ) from None
 
 
-def _send(r: _Reader, kind: str, node: yaml.Node, field: str, line: int) -> Send:
+def _send(r: NodeReader, kind: str, node: yaml.Node, field: str, line: int) -> Send:
     options: dict[str, yaml.Node] = {}
     if isinstance(node, yaml.MappingNode):
         payload_key = "lines" if kind == "server" else "bytes"
@@ -346,7 +249,7 @@ def _send(r: _Reader, kind: str, node: yaml.Node, field: str, line: int) -> Send
     )
 
 
-def _check_pattern(r: _Reader, node: yaml.Node, field: str, pattern: str) -> None:
+def _check_pattern(r: NodeReader, node: yaml.Node, field: str, pattern: str) -> None:
     try:
         compile_pattern(pattern)
         verb, _, argument = pattern.partition(" ")
@@ -356,7 +259,7 @@ def _check_pattern(r: _Reader, node: yaml.Node, field: str, pattern: str) -> Non
         raise r.error(node, field, f"bad command pattern {pattern!r}: {exc}") from None
 
 
-def _client_step(r: _Reader, node: yaml.Node, field: str, line: int) -> ClientStep:
+def _client_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> ClientStep:
     if isinstance(node, yaml.ScalarNode):
         expected = r.string(node, field)
         _check_pattern(r, node, field, expected)
@@ -396,7 +299,7 @@ def _client_step(r: _Reader, node: yaml.Node, field: str, line: int) -> ClientSt
     )
 
 
-def _auth_step(r: _Reader, node: yaml.Node, field: str, line: int) -> AuthStep:
+def _auth_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> AuthStep:
     if isinstance(node, yaml.ScalarNode):
         return AuthStep(mechanisms=(r.string(node, field).upper(),), line=line)
     keys = r.mapping(node, field, ("mechanism", "prompts", "reply", "reject", "optional"))
@@ -434,7 +337,7 @@ def _auth_step(r: _Reader, node: yaml.Node, field: str, line: int) -> AuthStep:
     )
 
 
-def _steps(r: _Reader, node: yaml.Node, field: str) -> tuple[Step, ...]:
+def _steps(r: NodeReader, node: yaml.Node, field: str) -> tuple[Step, ...]:
     steps: list[Step] = []
     for i, item in enumerate(r.sequence(node, field)):
         sub = f"{field}[{i}]"
@@ -445,7 +348,7 @@ def _steps(r: _Reader, node: yaml.Node, field: str) -> tuple[Step, ...]:
             )
         kind, value = next(iter(keys.items()))
         sub = f"{sub}.{kind}"
-        line = _line(item)
+        line = node_line(item)
         if steps and isinstance(steps[-1], Close):
             raise r.error(item, sub, "nothing can follow `close`: the connection is gone")
         step: Step
@@ -497,55 +400,38 @@ def parse_scenario(text: str, path: str = "<string>") -> Scenario:
     Raises:
         ScenarioError: invalid YAML or an invalid scenario; the message names file:line and field.
     """
-    loader = yaml.SafeLoader(text)
-    try:
-        try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            raise ScenarioError(
-                f"invalid YAML: {exc.problem or exc}",
-                path=path,
-                line=mark.line + 1 if mark else None,
-            ) from None
-        if root is None:
-            raise ScenarioError("the file is empty", path=path, line=1)
-        r = _Reader(path, loader)
-        keys = r.mapping(
-            root, "", _TOP_KEYS, required=("version", "id", "client", "expect", "exchange")
+    root, r = compose(text, path)
+    keys = r.mapping(
+        root, "", _TOP_KEYS, required=("version", "id", "client", "expect", "exchange")
+    )
+    version = r.scalar(keys["version"], "version")
+    if version != SUPPORTED_VERSION:
+        raise r.error(
+            keys["version"],
+            "version",
+            f"version {version!r} is not supported; this harness reads version {SUPPORTED_VERSION} "
+            "(a newer file needs a newer smtp-harness; see docs/scenario-format.md)",
         )
-        version = r.scalar(keys["version"], "version")
-        if version != SUPPORTED_VERSION:
-            raise r.error(
-                keys["version"],
-                "version",
-                f"version {version!r} is not supported; this harness reads version {SUPPORTED_VERSION} "
-                "(a newer file needs a newer smtp-harness; see docs/scenario-format.md)",
-            )
-        scenario_id = r.string(keys["id"], "id")
-        if not _ID.match(scenario_id):
-            raise r.error(keys["id"], "id", "use letters, digits, '.', '_' and '-' only")
-        exchange = _steps(r, keys["exchange"], "exchange")
-        if not exchange:
-            raise r.error(keys["exchange"], "exchange", "expected at least one step")
-        return Scenario(
-            id=scenario_id,
-            title=r.string(keys["title"], "title") if "title" in keys else scenario_id,
-            refs=r.strings(keys["refs"], "refs") if "refs" in keys else (),
-            tags=r.strings(keys["tags"], "tags") if "tags" in keys else (),
-            source=r.string(keys["source"], "source") if "source" in keys else "",
-            description=r.string(keys["description"], "description")
-            if "description" in keys
-            else "",
-            limits=_limits(r, keys["limits"]) if "limits" in keys else Limits(),
-            client=_client(r, keys["client"]),
-            expect=_expect(r, keys["expect"]),
-            exchange=exchange,
-            path=path,
-            line=_line(root),
-        )
-    finally:
-        loader.dispose()
+    scenario_id = r.string(keys["id"], "id")
+    if not _ID.match(scenario_id):
+        raise r.error(keys["id"], "id", "use letters, digits, '.', '_' and '-' only")
+    exchange = _steps(r, keys["exchange"], "exchange")
+    if not exchange:
+        raise r.error(keys["exchange"], "exchange", "expected at least one step")
+    return Scenario(
+        id=scenario_id,
+        title=r.string(keys["title"], "title") if "title" in keys else scenario_id,
+        refs=r.strings(keys["refs"], "refs") if "refs" in keys else (),
+        tags=r.strings(keys["tags"], "tags") if "tags" in keys else (),
+        source=r.string(keys["source"], "source") if "source" in keys else "",
+        description=r.string(keys["description"], "description") if "description" in keys else "",
+        limits=_limits(r, keys["limits"]) if "limits" in keys else Limits(),
+        client=_client(r, keys["client"]),
+        expect=_expect(r, keys["expect"]),
+        exchange=exchange,
+        path=path,
+        line=node_line(root),
+    )
 
 
 def load_scenario(path: str | Path) -> Scenario:

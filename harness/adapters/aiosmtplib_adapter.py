@@ -1,0 +1,110 @@
+"""The ``aiosmtplib`` adapter (optional dependency: ``pip install aiosmtplib``)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from harness.adapters.base import Capabilities, Target
+from harness.errors import AdapterError
+from harness.outcome import ClientOutcome
+from harness.scenario.model import ClientTask, Outcome, TlsMode
+
+__all__ = ["AiosmtplibAdapter"]
+
+
+class AiosmtplibAdapter:
+    name = "aiosmtplib"
+    capabilities = Capabilities()
+
+    def __init__(self) -> None:
+        try:
+            import aiosmtplib
+        except ImportError as exc:
+            raise AdapterError(
+                "the aiosmtplib adapter needs aiosmtplib: pip install aiosmtplib"
+            ) from exc
+        self._lib: Any = aiosmtplib
+
+    async def deliver(self, task: ClientTask, target: Target) -> ClientOutcome:
+        lib = self._lib
+        recipients: dict[str, int] = {}
+        replies: list[int] = []
+        failure: ClientOutcome | None = None
+
+        def failed(code: int | None, message: str) -> ClientOutcome:
+            return ClientOutcome(
+                outcome=Outcome.FAILED,
+                code=code,
+                message=message,
+                recipients=recipients,
+                replies=tuple(replies) or None,
+            )
+
+        client = lib.SMTP(
+            hostname=target.host,
+            port=target.port,
+            local_hostname=task.ehlo_name or "localhost",
+            use_tls=task.tls is TlsMode.IMPLICIT,
+            start_tls=False,
+            tls_context=target.ssl_context,
+            timeout=target.timeout,
+        )
+        try:
+            await client.connect()
+            await client.ehlo()  # connect() sends no EHLO on a plain session (clients.md)
+            if task.tls is TlsMode.STARTTLS:
+                await client.starttls(tls_context=target.ssl_context)
+            if task.auth is not None:
+                await client.ehlo_or_helo_if_needed()
+                offered = [m.upper() for m in client.supported_auth_methods]
+                preferred = [m for m in task.auth.mechanisms if m in offered]
+                if preferred:
+                    method = getattr(client, "auth_" + preferred[0].lower().replace("-", ""))
+                    await method(task.auth.username, task.auth.password)
+                else:
+                    await client.login(task.auth.username, task.auth.password)
+            for op in task.operations:
+                if op.kind == "send":
+                    if failure is not None:
+                        await client.rset()
+                    try:
+                        errors, _ = await client.sendmail(
+                            task.mail_from, list(task.rcpt_to), task.message
+                        )
+                        recipients.update({r: 250 for r in task.rcpt_to if r not in errors})
+                        recipients.update({r: resp.code for r, resp in errors.items()})
+                    except lib.SMTPRecipientsRefused as exc:
+                        for refused in exc.recipients:
+                            recipients[refused.recipient] = refused.code
+                        first = exc.recipients[0]
+                        failure = failed(first.code, first.message)
+                    except lib.SMTPResponseException as exc:
+                        failure = failed(exc.code, exc.message)
+                elif op.kind == "vrfy":
+                    replies.append((await client.vrfy(op.argument)).code)
+                elif op.kind == "expn":
+                    replies.append((await client.expn(op.argument)).code)
+                elif op.kind == "noop":
+                    replies.append((await client.noop()).code)
+                elif op.kind == "rset":
+                    replies.append((await client.rset()).code)
+                elif op.kind == "help":
+                    args = [op.argument.encode()] if op.argument else []
+                    replies.append((await client.execute_command(b"HELP", *args)).code)
+            with contextlib.suppress(lib.SMTPServerDisconnected):
+                await client.quit()  # no 221 once the work is done is harmless (R-QUIT-1)
+        except lib.SMTPResponseException as exc:
+            return failed(exc.code, exc.message)
+        except (lib.SMTPException, OSError, TimeoutError, ValueError) as exc:
+            return failed(None, f"{type(exc).__name__}: {exc}")
+        finally:
+            client.close()
+        if failure is not None:
+            return failure
+        sends = any(op.kind == "send" for op in task.operations)
+        return ClientOutcome(
+            outcome=Outcome.DELIVERED if sends else Outcome.COMPLETED,
+            recipients=recipients,
+            replies=tuple(replies) if replies or not sends else None,
+        )

@@ -1,0 +1,289 @@
+"""The ``command`` adapter: any external SMTP client, configured in YAML, no Python needed.
+
+A config names the program, its arguments with placeholders, the extra arguments for each TLS
+mode and AUTH mechanism, how its exit status (and optionally its output) maps to an outcome, and a
+time limit. The program is started without a shell: every placeholder becomes exactly one
+argument, so nothing in a scenario can inject a command. See docs/clients.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from harness.adapters.base import Capabilities, Target
+from harness.errors import AdapterError, ScenarioError
+from harness.outcome import ClientOutcome
+from harness.scenario.model import ClientTask, Outcome, TlsMode
+from harness.yaml_nodes import NodeReader, compose
+
+__all__ = ["PLACEHOLDERS", "CommandAdapter", "CommandConfig", "builtin_config_path"]
+
+PLACEHOLDERS = (
+    "host",
+    "port",
+    "mail_from",
+    "rcpt",
+    "rcpt_list",
+    "username",
+    "password",
+    "password_file",
+    "message_file",
+    "ca_file",
+    "ehlo_name",
+)
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_BUILTIN = Path(__file__).parent / "clients"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandConfig:
+    """A command-line client, as its YAML file describes it."""
+
+    name: str
+    program: str
+    args: tuple[str, ...]
+    each_recipient: tuple[str, ...] = ()
+    end_of_options: str = ""  # e.g. "--", put before the recipients
+    tls: dict[str, tuple[str, ...]]
+    auth: dict[str, tuple[str, ...]]
+    stdin: str = "none"  # none | message
+    delivered: frozenset[int] = frozenset({0})
+    code_pattern: str | None = None
+    timeout: float = 30.0
+    install: str = ""
+    path: str = ""
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> CommandConfig:
+        """Load and check a config file.
+
+        Raises:
+            ScenarioError: the file is unusable (with file:line and field).
+        """
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ScenarioError(f"cannot read the client config: {exc}", path=str(p)) from None
+        root, r = compose(text, str(p))
+        keys = r.mapping(
+            root,
+            "",
+            (
+                "name",
+                "program",
+                "args",
+                "each_recipient",
+                "tls",
+                "auth",
+                "stdin",
+                "outcome",
+                "timeout",
+                "install",
+                "description",
+                "end_of_options",
+            ),
+            required=("name", "program", "args", "tls"),
+        )
+        tls = _arg_table(r, keys["tls"], "tls", [m.value for m in TlsMode])
+        auth = (
+            _arg_table(r, keys["auth"], "auth", ["any", "PLAIN", "LOGIN", "CRAM-MD5"])
+            if "auth" in keys
+            else {}
+        )
+        delivered, pattern = frozenset({0}), None
+        if "outcome" in keys:
+            o = r.mapping(keys["outcome"], "outcome", ("delivered", "code_pattern"))
+            if "delivered" in o:
+                values = [
+                    r.scalar(n, "outcome.delivered")
+                    for n in r.sequence(o["delivered"], "outcome.delivered")
+                ]
+                if not all(isinstance(v, int) for v in values):
+                    raise r.error(
+                        o["delivered"], "outcome.delivered", "expected a list of exit statuses"
+                    )
+                delivered = frozenset(values)
+            if "code_pattern" in o:
+                pattern = r.string(o["code_pattern"], "outcome.code_pattern")
+                try:
+                    if re.compile(pattern).groups < 1:
+                        raise r.error(
+                            o["code_pattern"],
+                            "outcome.code_pattern",
+                            "needs one group: the reply code",
+                        )
+                except re.error as exc:
+                    raise r.error(
+                        o["code_pattern"], "outcome.code_pattern", f"invalid regex: {exc}"
+                    ) from None
+        config = cls(
+            name=r.string(keys["name"], "name"),
+            program=r.string(keys["program"], "program"),
+            args=_args(r, keys["args"], "args"),
+            each_recipient=_args(r, keys["each_recipient"], "each_recipient")
+            if "each_recipient" in keys
+            else (),
+            end_of_options=r.string(keys["end_of_options"], "end_of_options")
+            if "end_of_options" in keys
+            else "",
+            tls=tls,
+            auth=auth,
+            stdin=r.choice(keys["stdin"], "stdin", ("none", "message"))
+            if "stdin" in keys
+            else "none",
+            delivered=delivered,
+            code_pattern=pattern,
+            timeout=r.number(keys["timeout"], "timeout", minimum=0.1)
+            if "timeout" in keys
+            else 30.0,
+            install=r.string(keys["install"], "install") if "install" in keys else "",
+            path=str(p),
+        )
+        return config
+
+
+def _args(r: NodeReader, node: yaml.Node, field: str) -> tuple[str, ...]:
+    out = []
+    for i, item in enumerate(r.sequence(node, field)):
+        arg = r.string(item, f"{field}[{i}]", allow_numbers=True)
+        for name in _PLACEHOLDER.findall(arg):
+            if name not in PLACEHOLDERS:
+                raise r.error(
+                    item,
+                    f"{field}[{i}]",
+                    f"unknown placeholder {{{name}}}; known: {', '.join(PLACEHOLDERS)}",
+                )
+        out.append(arg)
+    return tuple(out)
+
+
+def _arg_table(
+    r: NodeReader, node: yaml.Node, field: str, allowed: list[str]
+) -> dict[str, tuple[str, ...]]:
+    keys = r.mapping(node, field, allowed)
+    return {k: _args(r, v, f"{field}.{k}") for k, v in keys.items()}
+
+
+def builtin_config_path(name: str) -> Path:
+    return _BUILTIN / f"{name}.yaml"
+
+
+class CommandAdapter:
+    """Runs a configured external program as the client under test."""
+
+    def __init__(self, config: CommandConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self.capabilities = Capabilities(
+            tls_modes=frozenset(TlsMode(m) for m in config.tls),
+            auth_mechanisms=frozenset(m for m in config.auth if m != "any")
+            or frozenset({"PLAIN", "LOGIN", "CRAM-MD5"}),
+            operations=frozenset({"send"}),
+            reports_codes=config.code_pattern is not None,
+        )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> CommandAdapter:
+        return cls(CommandConfig.from_file(path))
+
+    def argv(self, task: ClientTask, values: dict[str, str]) -> list[str]:
+        """The full argument list for ``task`` (each placeholder becomes part of one argument)."""
+        c = self.config
+
+        def fill(args: tuple[str, ...], extra: dict[str, str] | None = None) -> list[str]:
+            table = {**values, **(extra or {})}
+            return [_PLACEHOLDER.sub(lambda m: table.get(m.group(1), m.group(0)), a) for a in args]
+
+        argv = [c.program, *fill(c.args), *fill(c.tls[task.tls.value])]
+        if task.auth is not None:
+            chosen = next((m for m in task.auth.mechanisms if m in c.auth), "any")
+            if chosen not in c.auth:
+                raise AdapterError(f"{c.name}: the config has no auth arguments for {chosen}")
+            argv += fill(c.auth[chosen])
+        if c.end_of_options:
+            argv.append(c.end_of_options)
+        for rcpt in task.rcpt_to:
+            argv += fill(c.each_recipient, {"rcpt": rcpt})
+        return argv
+
+    async def deliver(self, task: ClientTask, target: Target) -> ClientOutcome:
+        c = self.config
+        program = shutil.which(c.program)
+        if program is None:
+            hint = f" (install: {c.install})" if c.install else ""
+            raise AdapterError(f"{c.name}: the program {c.program!r} is not on PATH{hint}")
+        with tempfile.TemporaryDirectory(prefix="smtp-harness-") as tmp:
+            message_file = Path(tmp, "message.eml")
+            message_file.write_bytes(task.message)
+            password_file = Path(tmp, "password")
+            password_file.write_text(task.auth.password if task.auth else "")
+            values = {
+                "host": target.host,
+                "port": str(target.port),
+                "mail_from": task.mail_from,
+                "rcpt_list": ",".join(task.rcpt_to),
+                "username": task.auth.username if task.auth else "",
+                "password": task.auth.password if task.auth else "",
+                "password_file": str(password_file),
+                "message_file": str(message_file),
+                "ca_file": target.ca_file,
+                "ehlo_name": task.ehlo_name or "localhost",
+            }
+            argv = self.argv(task, values)
+            argv[0] = program
+            return await self._run(argv, task.message if c.stdin == "message" else None)
+
+    async def _run(self, argv: list[str], stdin: bytes | None) -> ClientOutcome:
+        c = self.config
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "LC_ALL": "C"},
+        )
+        try:
+            out, err = await asyncio.wait_for(process.communicate(stdin), c.timeout)
+        except (TimeoutError, asyncio.CancelledError):
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            return ClientOutcome(
+                outcome=Outcome.FAILED, message=f"{c.name} did not finish within {c.timeout:g} s"
+            )
+        output = (out + err).decode("utf-8", "backslashreplace")
+        status = process.returncode
+        if status in c.delivered:
+            return ClientOutcome(outcome=Outcome.DELIVERED, message=f"exit status {status}")
+        code = None
+        if c.code_pattern is not None:
+            codes = re.findall(c.code_pattern, output, re.MULTILINE)
+            if codes:
+                last = codes[-1]
+                code = int(last[0] if isinstance(last, tuple) else last)
+        tail = " | ".join(line.strip() for line in output.strip().splitlines()[-3:])
+        return ClientOutcome(
+            outcome=Outcome.FAILED, code=code, message=f"exit status {status}: {tail}"
+        )
+
+
+def swaks() -> CommandAdapter:
+    return CommandAdapter.from_file(builtin_config_path("swaks"))
+
+
+def curl() -> CommandAdapter:
+    return CommandAdapter.from_file(builtin_config_path("curl"))
+
+
+def msmtp() -> CommandAdapter:
+    return CommandAdapter.from_file(builtin_config_path("msmtp"))

@@ -1,0 +1,114 @@
+"""The ``smtplib`` adapter: the standard library's client, driven the usual way, in a thread.
+
+``SMTP``/``SMTP_SSL`` with the run's CA context, ``starttls()`` then ``ehlo()``, ``login()`` (or
+``auth()`` with the task's preferred mechanism), ``sendmail()``, ``verify()``, ``expn()``,
+``noop()``, ``rset()``, ``HELP`` through ``docmd`` (``help()`` drops the reply code), ``quit()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import smtplib
+
+from harness.adapters.base import Capabilities, Target
+from harness.outcome import ClientOutcome
+from harness.scenario.model import ClientTask, Outcome, TlsMode
+
+__all__ = ["SmtplibAdapter"]
+
+
+def _text(message: bytes | str) -> str:
+    return message.decode("utf-8", "backslashreplace") if isinstance(message, bytes) else message
+
+
+class SmtplibAdapter:
+    name = "smtplib"
+    capabilities = Capabilities()
+
+    async def deliver(self, task: ClientTask, target: Target) -> ClientOutcome:
+        return await asyncio.to_thread(self._deliver, task, target)
+
+    def _deliver(self, task: ClientTask, target: Target) -> ClientOutcome:
+        recipients: dict[str, int] = {}
+        replies: list[int] = []
+        failure: ClientOutcome | None = None
+        name = task.ehlo_name or "localhost"
+        client: smtplib.SMTP | None = None
+
+        def failed(code: int | None, message: str) -> ClientOutcome:
+            return ClientOutcome(
+                outcome=Outcome.FAILED,
+                code=code,
+                message=message,
+                recipients=recipients,
+                replies=tuple(replies) or None,
+            )
+
+        try:
+            if task.tls is TlsMode.IMPLICIT:
+                client = smtplib.SMTP_SSL(
+                    target.host,
+                    target.port,
+                    local_hostname=name,
+                    timeout=target.timeout,
+                    context=target.ssl_context,
+                )
+            else:
+                client = smtplib.SMTP(
+                    target.host, target.port, local_hostname=name, timeout=target.timeout
+                )
+            client.ehlo_or_helo_if_needed()
+            if task.tls is TlsMode.STARTTLS:
+                client.starttls(context=target.ssl_context)
+                client.ehlo()
+            if task.auth is not None:
+                offered = client.esmtp_features.get("auth", "").upper().split()
+                preferred = [m for m in task.auth.mechanisms if m in offered]
+                if preferred:  # the task names a mechanism: use smtplib's own encoder for it
+                    client.user, client.password = task.auth.username, task.auth.password
+                    encoder = getattr(client, "auth_" + preferred[0].lower().replace("-", "_"))
+                    client.auth(preferred[0], encoder)
+                else:
+                    client.login(task.auth.username, task.auth.password)
+            for op in task.operations:
+                if op.kind == "send":
+                    if failure is not None:
+                        client.rset()
+                    try:
+                        refused = client.sendmail(task.mail_from, list(task.rcpt_to), task.message)
+                        recipients.update({r: 250 for r in task.rcpt_to if r not in refused})
+                        recipients.update({r: code for r, (code, _) in refused.items()})
+                    except smtplib.SMTPRecipientsRefused as exc:
+                        recipients.update({r: code for r, (code, _) in exc.recipients.items()})
+                        first = next(iter(exc.recipients.values()))
+                        failure = failed(first[0], _text(first[1]))
+                    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                        failure = failed(exc.smtp_code, _text(exc.smtp_error))
+                elif op.kind == "vrfy":
+                    replies.append(client.verify(op.argument)[0])
+                elif op.kind == "expn":
+                    replies.append(client.expn(op.argument)[0])
+                elif op.kind == "noop":
+                    replies.append(client.noop()[0])
+                elif op.kind == "rset":
+                    replies.append(client.rset()[0])
+                elif op.kind == "help":
+                    replies.append(client.docmd("HELP", op.argument)[0])
+            with contextlib.suppress(smtplib.SMTPServerDisconnected):
+                client.quit()  # no 221 after the work is done is harmless (R-QUIT-1)
+        except smtplib.SMTPResponseException as exc:
+            return failed(exc.smtp_code, _text(exc.smtp_error))
+        except (TimeoutError, smtplib.SMTPException, OSError, ValueError) as exc:
+            return failed(None, f"{type(exc).__name__}: {exc}")
+        finally:
+            if client is not None:
+                client.close()
+        if failure is not None:
+            return failure
+        sends = any(op.kind == "send" for op in task.operations)
+        return ClientOutcome(
+            outcome=Outcome.DELIVERED if sends else Outcome.COMPLETED,
+            recipients=recipients,
+            replies=tuple(replies) if replies or not sends else None,
+        )

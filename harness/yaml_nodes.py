@@ -1,0 +1,129 @@
+"""Typed reading of composed YAML nodes, so every value keeps its line and every error names
+``file:line: field``. Used by the scenario loader and by the command-adapter configs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+
+from harness.errors import ScenarioError
+
+__all__ = ["NodeReader", "compose", "node_kind", "node_line"]
+
+
+class NodeReader:
+    """Typed access to YAML nodes; every failure becomes a ScenarioError with a line."""
+
+    def __init__(self, path: str, loader: yaml.SafeLoader) -> None:
+        self.path = path
+        self._loader = loader
+
+    def error(self, node: yaml.Node | None, field: str, message: str) -> ScenarioError:
+        line = node.start_mark.line + 1 if node is not None else None
+        return ScenarioError(message, path=self.path, line=line, field=field)
+
+    def mapping(
+        self, node: yaml.Node, field: str, allowed: Iterable[str], required: Iterable[str] = ()
+    ) -> dict[str, yaml.Node]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, field, f"expected a mapping, got {node_kind(node)}")
+        allowed = set(allowed)
+        out: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = self.scalar(key_node, field)
+            sub = f"{field}.{key}" if field else str(key)
+            if not isinstance(key, str) or key not in allowed:
+                raise self.error(
+                    key_node,
+                    sub,
+                    f"unknown key {key!r}; expected one of: {', '.join(sorted(allowed))}",
+                )
+            if key in out:
+                raise self.error(key_node, sub, "duplicate key")
+            out[key] = value_node
+        for key in required:
+            if key not in out:
+                raise self.error(
+                    node, f"{field}.{key}" if field else key, "required key is missing"
+                )
+        return out
+
+    def scalar(self, node: yaml.Node, field: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.error(node, field, f"expected a single value, got {node_kind(node)}")
+        return self._loader.construct_object(node, deep=True)
+
+    def string(self, node: yaml.Node, field: str, *, allow_numbers: bool = False) -> str:
+        value = self.scalar(node, field)
+        if isinstance(value, str):
+            return value
+        if allow_numbers and isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise self.error(node, field, f"expected a string, got {type(value).__name__} {value!r}")
+
+    def number(self, node: yaml.Node, field: str, *, minimum: float = 0.0) -> float:
+        value = self.scalar(node, field)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(node, field, f"expected a number of seconds, got {value!r}")
+        if value < minimum:
+            raise self.error(node, field, f"must be at least {minimum}, got {value!r}")
+        return float(value)
+
+    def boolean(self, node: yaml.Node, field: str) -> bool:
+        value = self.scalar(node, field)
+        if not isinstance(value, bool):
+            raise self.error(node, field, f"expected true or false, got {value!r}")
+        return value
+
+    def sequence(self, node: yaml.Node, field: str) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.error(node, field, f"expected a list, got {node_kind(node)}")
+        return list(node.value)
+
+    def strings(self, node: yaml.Node, field: str, *, single_ok: bool = True) -> tuple[str, ...]:
+        if single_ok and isinstance(node, yaml.ScalarNode):
+            return (self.string(node, field, allow_numbers=True),)
+        return tuple(
+            self.string(item, f"{field}[{i}]", allow_numbers=True)
+            for i, item in enumerate(self.sequence(node, field))
+        )
+
+    def choice(self, node: yaml.Node, field: str, options: Iterable[str]) -> str:
+        value = self.string(node, field)
+        options = tuple(options)
+        if value not in options:
+            raise self.error(node, field, f"{value!r} is not one of: {', '.join(options)}")
+        return value
+
+
+def node_kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return f"the value {node.value!r}"
+
+
+def node_line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def compose(text: str, path: str) -> tuple[yaml.Node, NodeReader]:
+    """Parse YAML text into its root node and a reader for it.
+
+    Raises:
+        ScenarioError: invalid YAML or an empty document, with file and line.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise ScenarioError(
+            f"invalid YAML: {exc.problem or exc}", path=path, line=mark.line + 1 if mark else None
+        ) from None
+    if root is None:
+        raise ScenarioError("the file is empty", path=path, line=1)
+    return root, NodeReader(path, loader)
