@@ -14,6 +14,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fake_servers.channel import Channel
 from fake_servers.playback import Action, BeginData, Failure, Playback
 from fake_servers.tls import TlsMaterial
 from harness.errors import RemoteProtocolError
@@ -24,7 +25,6 @@ from harness.transcript import Direction, Entry, Transcript
 
 __all__ = ["ScriptedServer", "Session"]
 
-READ_SIZE = 65536
 
 
 @dataclass(slots=True)
@@ -149,8 +149,7 @@ class _Connection:
     ) -> None:
         self.server = server
         self.session = session
-        self.reader = reader
-        self.writer = writer
+        self.channel = Channel(reader, writer)
         self.playback = Playback(server.scenario)
         self.parser = CommandParser()
         self.tls = False
@@ -167,7 +166,7 @@ class _Connection:
         await self._perform(self.playback.start())
         while not self.playback.finished:
             try:
-                data = await asyncio.wait_for(self.reader.read(READ_SIZE), self.read_timeout)
+                data = await asyncio.wait_for(self.channel.read(), self.read_timeout)
             except TimeoutError:
                 await self._perform(self.playback.on_timeout(self.read_timeout))
                 break
@@ -235,7 +234,7 @@ class _Connection:
             elif isinstance(action, Close):
                 self.closed = True
                 self.note("server closed the connection")
-                self.writer.close()
+                self.channel.close()
 
     async def _send(self, action: Send) -> bool:
         if action.delay:
@@ -246,10 +245,10 @@ class _Connection:
         for i, piece in enumerate(pieces):
             if i and action.pause:
                 await asyncio.sleep(action.pause)
-            self.writer.write(piece)
+            self.channel.write(piece)
             self.server._record(self.session, Direction.SERVER, piece, self.tls)
             try:
-                await asyncio.wait_for(self.writer.drain(), self.read_timeout)
+                await asyncio.wait_for(self.channel.drain(), self.read_timeout)
             except TimeoutError:
                 await self._perform(
                     self.playback.on_error(
@@ -270,14 +269,12 @@ class _Connection:
     async def _start_tls(self, what: str) -> bool:
         ctx = self.server.tls_material.server_context()
         try:
-            await self.writer.start_tls(ctx, ssl_handshake_timeout=self.read_timeout)
+            await self.channel.start_tls(ctx, self.read_timeout)
         except (ssl.SSLError, ConnectionError, OSError, TimeoutError) as exc:
             self.playback.on_error("tls", f"{what} handshake failed: {exc!r}", send_abort=False)
             self.closed = True
             self.note(f"{what} handshake failed: {exc!r}")
             return False
         self.tls = True
-        obj = self.writer.get_extra_info("ssl_object")
-        version = obj.version() if obj is not None else "?"
-        self.note(f"{what} handshake done ({version})")
+        self.note(f"{what} handshake done ({self.channel.tls_version})")
         return True
