@@ -52,11 +52,11 @@ class AiosmtplibAdapter:
         )
         try:
             await client.connect()
-            await client.ehlo()  # connect() sends no EHLO on a plain session (clients.md)
             if task.tls is TlsMode.STARTTLS:
-                await client.starttls(tls_context=target.ssl_context)
+                await client.starttls(tls_context=target.ssl_context)  # EHLOs first if needed
             if task.auth is not None:
-                await client.ehlo_or_helo_if_needed()
+                if not client.supported_auth_methods:
+                    await client.ehlo()  # after STARTTLS the old extensions are gone
                 offered = [m.upper() for m in client.supported_auth_methods]
                 preferred = [m for m in task.auth.mechanisms if m in offered]
                 if preferred:
@@ -81,17 +81,13 @@ class AiosmtplibAdapter:
                         failure = failed(first.code, first.message)
                     except lib.SMTPResponseException as exc:
                         failure = failed(exc.code, exc.message)
-                elif op.kind == "vrfy":
-                    replies.append((await client.vrfy(op.argument)).code)
-                elif op.kind == "expn":
-                    replies.append((await client.expn(op.argument)).code)
-                elif op.kind == "noop":
-                    replies.append((await client.noop()).code)
-                elif op.kind == "rset":
-                    replies.append((await client.rset()).code)
-                elif op.kind == "help":
-                    args = [op.argument.encode()] if op.argument else []
-                    replies.append((await client.execute_command(b"HELP", *args)).code)
+                else:
+                    try:
+                        replies.append((await self._operation(client, op.kind, op.argument)).code)
+                    except lib.SMTPResponseException as exc:  # aiosmtplib raises on 4xx/5xx
+                        if exc.code == 421:
+                            raise
+                        replies.append(exc.code)
             with contextlib.suppress(lib.SMTPServerDisconnected):
                 await client.quit()  # no 221 once the work is done is harmless (R-QUIT-1)
         except lib.SMTPResponseException as exc:
@@ -108,3 +104,16 @@ class AiosmtplibAdapter:
             recipients=recipients,
             replies=tuple(replies) if replies or not sends else None,
         )
+
+    @staticmethod
+    async def _operation(client: Any, kind: str, argument: str) -> Any:
+        if kind == "vrfy":
+            return await client.vrfy(argument)
+        if kind == "expn":
+            return await client.expn(argument)
+        if kind == "noop":
+            return await client.noop()
+        if kind == "rset":
+            return await client.rset()
+        args = [argument.encode()] if argument else []
+        return await client.execute_command(b"HELP", *args)

@@ -53,6 +53,9 @@ class Capabilities:
     auth_mechanisms: frozenset[str] = frozenset({"PLAIN", "LOGIN", "CRAM-MD5"})
     operations: frozenset[str] = frozenset({"send", "vrfy", "expn", "noop", "help", "rset"})
     reports_codes: bool = True  # the outcome carries reply codes that scenarios may check
+    # False: the client will not send a password over a connection without TLS unless it is told
+    # which mechanism to use (msmtp's policy, which RFC 4954 §4 and RFC 8314 encourage).
+    auth_without_tls: bool = True
 
 
 @runtime_checkable
@@ -110,6 +113,11 @@ def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None
         return (
             f"{adapter.name} supports none of the AUTH mechanisms {', '.join(task.auth.mechanisms)}"
         )
+    auth = task.auth
+    if auth is not None and task.tls is TlsMode.NONE and not caps.auth_without_tls:
+        named = set(auth.mechanisms) & caps.auth_mechanisms
+        if not named:
+            return f"{adapter.name} will not send a password without TLS unless told the mechanism (its policy)"
     for op in task.operations:
         if op.kind not in caps.operations:
             return f"{adapter.name} cannot perform the operation {op.kind}"

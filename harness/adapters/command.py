@@ -53,6 +53,10 @@ class CommandConfig:
     args: tuple[str, ...]
     each_recipient: tuple[str, ...] = ()
     end_of_options: str = ""  # e.g. "--", put before the recipients
+    null_sender: str = ""  # what {mail_from} becomes for the null sender, e.g. "<>"
+    auth_without_tls: bool = (
+        True  # False: refuses to send a password in clear unless told a mechanism
+    )
     tls: dict[str, tuple[str, ...]]
     auth: dict[str, tuple[str, ...]]
     stdin: str = "none"  # none | message
@@ -91,6 +95,8 @@ class CommandConfig:
                 "install",
                 "description",
                 "end_of_options",
+                "null_sender",
+                "auth_without_tls",
             ),
             required=("name", "program", "args", "tls"),
         )
@@ -136,6 +142,12 @@ class CommandConfig:
             end_of_options=r.string(keys["end_of_options"], "end_of_options")
             if "end_of_options" in keys
             else "",
+            null_sender=r.string(keys["null_sender"], "null_sender")
+            if "null_sender" in keys
+            else "",
+            auth_without_tls=r.boolean(keys["auth_without_tls"], "auth_without_tls")
+            if "auth_without_tls" in keys
+            else True,
             tls=tls,
             auth=auth,
             stdin=r.choice(keys["stdin"], "stdin", ("none", "message"))
@@ -190,6 +202,7 @@ class CommandAdapter:
             or frozenset({"PLAIN", "LOGIN", "CRAM-MD5"}),
             operations=frozenset({"send"}),
             reports_codes=config.code_pattern is not None,
+            auth_without_tls=config.auth_without_tls,
         )
 
     @classmethod
@@ -230,7 +243,7 @@ class CommandAdapter:
             values = {
                 "host": target.host,
                 "port": str(target.port),
-                "mail_from": task.mail_from,
+                "mail_from": task.mail_from or c.null_sender,
                 "rcpt_list": ",".join(task.rcpt_to),
                 "username": task.auth.username if task.auth else "",
                 "password": task.auth.password if task.auth else "",
