@@ -16,7 +16,9 @@ from pathlib import Path
 
 from harness.adapters.base import available_adapters, load_adapter
 from harness.corpus import corpus_path
+from harness.deviations import apply_deviations, deviations_for
 from harness.errors import AdapterError, ScenarioError
+from harness.report.matrix import format_matrix_html, format_matrix_markdown, format_matrix_text
 from harness.report.text import format_failure, format_result_line, format_summary
 from harness.results import Result, Verdict
 from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
@@ -25,6 +27,7 @@ from harness.scenario.model import Scenario, TlsMode
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+BAD_VERDICTS = (Verdict.FAIL, Verdict.ERROR, Verdict.XPASS)
 
 
 def _keyword_filter(expr: str) -> Callable[[Scenario], bool]:
@@ -64,32 +67,69 @@ def _select(paths: Sequence[str], keyword: str | None) -> list[Scenario]:
     return scenarios
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _run_one_client(
+    scenarios: list[Scenario],
+    client: str,
+    deviation_files: Sequence[str],
+    show: Callable[[Result], None],
+) -> list[Result]:
     from harness.runner import run_scenarios  # imports the servers: only when running
 
+    adapter = load_adapter(client)
+    deviations = deviations_for(adapter.name, deviation_files)
+
+    def judged(result: Result) -> None:
+        show(apply_deviations(result, deviations))
+
+    return asyncio.run(run_scenarios(scenarios, adapter, on_result=judged))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     scenarios = _select(args.paths, args.keyword)
-    adapter = load_adapter(args.client)
-
-    def show(result: Result) -> None:
-        print(format_result_line(result), flush=True)
-
-    results = asyncio.run(run_scenarios(scenarios, adapter, on_result=show))
-    bad = [r for r in results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]
+    results = _run_one_client(
+        scenarios, args.client, args.deviations, lambda r: print(format_result_line(r), flush=True)
+    )
+    bad = [r for r in results if r.verdict in BAD_VERDICTS]
     for result in bad:
         print()
         print(format_failure(result))
     if args.report_json:
         report = {
-            "client": adapter.name,
+            "client": results[0].client if results else args.client,
             "summary": format_summary(results),
             "results": [
-                {**r.to_json(), **({"transcript": r.transcript.render()} if r in bad else {})}
+                {
+                    **r.to_json(),
+                    **(
+                        {"transcript": r.transcript.render()}
+                        if r.verdict is not Verdict.PASS
+                        else {}
+                    ),
+                }
                 for r in results
             ],
         }
         Path(args.report_json).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print()
     print(format_summary(results))
+    return EXIT_FAILED if bad else EXIT_OK
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    scenarios = _select(args.paths, args.keyword)
+    columns: dict[str, dict[str, Result]] = {}
+    for client in args.clients:
+        print(
+            f"running {len(scenarios)} scenarios against {client} ...", file=sys.stderr, flush=True
+        )
+        results = _run_one_client(scenarios, client, args.deviations, lambda r: None)
+        columns[results[0].client if results else client] = {r.scenario.id: r for r in results}
+    print(format_matrix_text(scenarios, columns))
+    if args.markdown:
+        Path(args.markdown).write_text(format_matrix_markdown(scenarios, columns))
+    if args.html:
+        Path(args.html).write_text(format_matrix_html(scenarios, columns))
+    bad = any(r.verdict in BAD_VERDICTS for column in columns.values() for r in column.values())
     return EXIT_FAILED if bad else EXIT_OK
 
 
@@ -190,7 +230,29 @@ def build_parser() -> argparse.ArgumentParser:
         "-k", dest="keyword", help="select scenarios by id/tag/path words, with and/or/not"
     )
     run.add_argument("--report-json", metavar="FILE", help="write every result as JSON")
+    run.add_argument(
+        "--deviations",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a known-deviations file for the client (adds to the built-in one)",
+    )
     run.set_defaults(func=cmd_run)
+
+    matrix = sub.add_parser(
+        "matrix", help="run scenarios against several clients; print scenario x client"
+    )
+    matrix.add_argument(
+        "paths", nargs="*", help="scenario files or directories (default: the built-in corpus)"
+    )
+    matrix.add_argument(
+        "--client", dest="clients", action="append", required=True, help="repeat for each client"
+    )
+    matrix.add_argument("-k", dest="keyword")
+    matrix.add_argument("--deviations", action="append", default=[], metavar="FILE")
+    matrix.add_argument("--markdown", metavar="FILE", help="also write the matrix as Markdown")
+    matrix.add_argument("--html", metavar="FILE", help="also write the matrix as HTML")
+    matrix.set_defaults(func=cmd_matrix)
 
     serve = sub.add_parser("serve", help="serve one scenario for any client to connect to")
     serve.add_argument("file")

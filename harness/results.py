@@ -17,6 +17,8 @@ class Verdict(enum.StrEnum):
     FAIL = "fail"  # the client broke the script or reported the wrong outcome
     ERROR = "error"  # the harness or the adapter broke; says nothing about the client
     SKIP = "skip"  # the scenario needs something the client cannot do
+    XFAIL = "xfail"  # failed, and listed as a known deviation of this client
+    XPASS = "xpass"  # listed as a known deviation, but passed: the list is out of date
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,7 +78,9 @@ class Result:
             "path": self.scenario.path,
             "client": self.client,
             "verdict": self.verdict.value,
-            "failing_step": self.failing_step if self.verdict is Verdict.FAIL else None,
+            "failing_step": self.failing_step
+            if self.verdict in (Verdict.FAIL, Verdict.XFAIL)
+            else None,
             "message": self.message,
             "expected": self.failure.expected if self.failure else None,
             "actual": self.failure.actual if self.failure else None,

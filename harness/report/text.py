@@ -15,6 +15,8 @@ _LABEL = {
     Verdict.FAIL: "FAIL ",
     Verdict.ERROR: "ERROR",
     Verdict.SKIP: "SKIP ",
+    Verdict.XFAIL: "XFAIL",
+    Verdict.XPASS: "XPASS",
 }
 
 
@@ -22,7 +24,9 @@ def format_result_line(result: Result) -> str:
     text = (
         f"{_LABEL[result.verdict]} {result.scenario.id}  [{result.client}]  {result.duration:.2f}s"
     )
-    if result.verdict is not Verdict.PASS and result.message:
+    if result.verdict is Verdict.XFAIL and result.notes:
+        text += f"  - {result.notes[-1]}"
+    elif result.verdict is not Verdict.PASS and result.message:
         text += f"  - {result.message}"
     return text
 
@@ -83,9 +87,14 @@ def _failing_line(lines: list[tuple[float, Direction, bool, str]]) -> int | None
 
 
 def format_summary(results: Iterable[Result]) -> str:
-    """``N passed, N failed, N skipped`` (and errors, if any)."""
+    """``N passed, N failed, N skipped`` (then xfailed, xpassed and errors, if any)."""
     counts = Counter(r.verdict for r in results)
     text = f"{counts[Verdict.PASS]} passed, {counts[Verdict.FAIL]} failed, {counts[Verdict.SKIP]} skipped"
-    if counts[Verdict.ERROR]:
-        text += f", {counts[Verdict.ERROR]} errors"
+    for verdict, word in (
+        (Verdict.XFAIL, "xfailed"),
+        (Verdict.XPASS, "xpassed"),
+        (Verdict.ERROR, "errors"),
+    ):
+        if counts[verdict]:
+            text += f", {counts[verdict]} {word}"
     return text

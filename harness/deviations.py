@@ -1,0 +1,108 @@
+"""Known deviations: scenarios a given client is known to fail, each with its reason and rule.
+
+A listed scenario that fails is reported ``xfail`` (shown and counted, never hidden); one that
+passes is reported ``xpass`` and fails the run, so the list stays true. The built-in lists live
+in ``harness/adapters/deviations/<client>.yaml``; ``--deviations FILE`` adds more.
+
+    client: swaks
+    deviations:
+      - scenario: data.dot-stuffing
+        rule: R-TX-6
+        reason: appends an extra CRLF before the final dot
+        trigger: a message that ends in CRLF
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import ScenarioError
+from harness.results import Result, Verdict
+from harness.yaml_nodes import compose, node_line
+
+__all__ = ["Deviation", "apply_deviations", "builtin_deviations_path", "load_deviations"]
+
+_BUILTIN = Path(__file__).parent / "adapters" / "deviations"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deviation:
+    scenario: str
+    rule: str
+    reason: str
+    trigger: str
+    location: str = ""
+
+    def describe(self) -> str:
+        return f"known deviation ({self.rule}): {self.reason}; triggered by: {self.trigger}"
+
+
+def builtin_deviations_path(client: str) -> Path:
+    return _BUILTIN / f"{client}.yaml"
+
+
+def load_deviations(path: str | Path, *, client: str | None = None) -> dict[str, Deviation]:
+    """Read one deviations file.
+
+    Raises:
+        ScenarioError: the file is invalid, or lists another client than ``client``.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"cannot read the deviations file: {exc}", path=str(p)) from None
+    root, r = compose(text, str(p))
+    keys = r.mapping(root, "", ("client", "deviations"), required=("client", "deviations"))
+    named = r.string(keys["client"], "client")
+    if client is not None and named != client:
+        raise r.error(keys["client"], "client", f"this file is for {named!r}, not {client!r}")
+    out: dict[str, Deviation] = {}
+    for i, item in enumerate(r.sequence(keys["deviations"], "deviations")):
+        field = f"deviations[{i}]"
+        d = r.mapping(
+            item,
+            field,
+            ("scenario", "rule", "reason", "trigger"),
+            required=("scenario", "rule", "reason", "trigger"),
+        )
+        scenario = r.string(d["scenario"], f"{field}.scenario")
+        if scenario in out:
+            raise r.error(d["scenario"], f"{field}.scenario", f"{scenario!r} is listed twice")
+        out[scenario] = Deviation(
+            scenario=scenario,
+            rule=r.string(d["rule"], f"{field}.rule"),
+            reason=r.string(d["reason"], f"{field}.reason"),
+            trigger=r.string(d["trigger"], f"{field}.trigger"),
+            location=f"{p}:{node_line(item)}",
+        )
+    return out
+
+
+def deviations_for(client: str, extra: Iterable[str | Path] = ()) -> dict[str, Deviation]:
+    """The built-in list for ``client`` (if any) plus the given files."""
+    found: dict[str, Deviation] = {}
+    builtin = builtin_deviations_path(client)
+    if builtin.is_file():
+        found.update(load_deviations(builtin, client=client))
+    for path in extra:
+        found.update(load_deviations(path, client=client))
+    return found
+
+
+def apply_deviations(result: Result, deviations: dict[str, Deviation]) -> Result:
+    """Turn the verdict of a listed scenario into xfail (it failed) or xpass (it passed)."""
+    deviation = deviations.get(result.scenario.id)
+    if deviation is None:
+        return result
+    if result.verdict is Verdict.FAIL:
+        result.verdict = Verdict.XFAIL
+        result.notes.append(f"{deviation.describe()} [{deviation.location}]")
+    elif result.verdict is Verdict.PASS:
+        result.verdict = Verdict.XPASS
+        result.message = (
+            f"listed as a known deviation but passed: remove it from {deviation.location}"
+        )
+    return result

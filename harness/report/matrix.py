@@ -1,0 +1,100 @@
+"""The conformance matrix: scenario x client verdicts, as text, Markdown and HTML."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+
+from harness.results import Result, Verdict
+from harness.scenario.model import Scenario
+
+__all__ = ["format_matrix_html", "format_matrix_markdown", "format_matrix_text"]
+
+Columns = Mapping[str, Mapping[str, Result]]
+_CELL = {
+    Verdict.PASS: "pass",
+    Verdict.FAIL: "FAIL",
+    Verdict.ERROR: "ERROR",
+    Verdict.SKIP: "skip",
+    Verdict.XFAIL: "xfail",
+    Verdict.XPASS: "XPASS",
+}
+
+
+def _cell(result: Result | None) -> str:
+    return _CELL[result.verdict] if result is not None else "-"
+
+
+def format_matrix_text(scenarios: Sequence[Scenario], columns: Columns) -> str:
+    width = max([len(s.id) for s in scenarios] + [8])
+    clients = list(columns)
+    widths = [max(len(c), 5) for c in clients]
+    rows = [
+        "  ".join(
+            [f"{'scenario':<{width}}", *(f"{c:<{w}}" for c, w in zip(clients, widths, strict=True))]
+        )
+    ]
+    for s in scenarios:
+        cells = [
+            f"{_cell(columns[c].get(s.id)):<{w}}" for c, w in zip(clients, widths, strict=True)
+        ]
+        rows.append("  ".join([f"{s.id:<{width}}", *cells]))
+    return "\n".join(rows)
+
+
+def _notes(scenarios: Sequence[Scenario], columns: Columns) -> list[str]:
+    """One line per cell that is not a plain pass: why."""
+    out = []
+    for s in scenarios:
+        for client, results in columns.items():
+            r = results.get(s.id)
+            if r is None or r.verdict is Verdict.PASS:
+                continue
+            why = r.notes[-1] if r.verdict is Verdict.XFAIL and r.notes else r.message
+            out.append(f"{s.id} / {client}: {_CELL[r.verdict]}: {why}")
+    return out
+
+
+def format_matrix_markdown(scenarios: Sequence[Scenario], columns: Columns) -> str:
+    clients = list(columns)
+    lines = [
+        "# Conformance matrix",
+        "",
+        "Regenerate with `tox -e conformance`. `xfail` is a known deviation of that client (listed with",
+        "its reason in `harness/adapters/deviations/`); `skip` means the client cannot be asked to do",
+        "what the scenario needs.",
+        "",
+        "| scenario | " + " | ".join(clients) + " |",
+        "|---|" + "---|" * len(clients),
+    ]
+    for s in scenarios:
+        lines.append(
+            f"| `{s.id}` | " + " | ".join(_cell(columns[c].get(s.id)) for c in clients) + " |"
+        )
+    notes = _notes(scenarios, columns)
+    if notes:
+        lines += ["", "## Why each cell that is not a pass", ""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def format_matrix_html(scenarios: Sequence[Scenario], columns: Columns) -> str:
+    clients = list(columns)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in clients)
+    body = []
+    for s in scenarios:
+        cells = []
+        for c in clients:
+            r = columns[c].get(s.id)
+            title = html.escape(
+                (r.notes[-1] if r and r.verdict is Verdict.XFAIL and r.notes else r.message)
+                if r
+                else ""
+            )
+            cells.append(f'<td class="{_cell(r).lower()}" title="{title}">{_cell(r)}</td>')
+        body.append(f"<tr><th>{html.escape(s.id)}</th>{''.join(cells)}</tr>")
+    return (
+        "<!doctype html><meta charset=utf-8><title>Conformance matrix</title>"
+        "<style>td.pass{background:#cfc}td.fail,td.error,td.xpass{background:#f99}"
+        "td.xfail{background:#fe9}td.skip{background:#ddd}td,th{padding:2px 8px;font-family:monospace}</style>"
+        f"<table><tr><th>scenario</th>{head}</tr>{''.join(body)}</table>\n"
+    )
