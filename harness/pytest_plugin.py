@@ -1,0 +1,217 @@
+"""The pytest plugin: scenario files as test items, and ``smtp_*`` fixtures.
+
+Inert unless used: at import it needs only pytest; scenario files are collected only when
+``--smtp-client`` is given, and the harness itself is imported inside hooks and fixtures.
+
+    pytest --smtp-client=smtplib --smtp-client=reference scenarios/
+    pytest -n auto --smtp-client=swaks scenarios/          # with pytest-xdist
+
+A failing item shows the transcript diff, not a traceback. A scenario listed as a known
+deviation of the client is marked ``xfail(strict=True)``: it is shown and counted, and an
+unexpected pass fails the run so that the list stays true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+__all__ = [
+    "ScenarioFailed",
+    "ScenarioFile",
+    "ScenarioItem",
+    "smtp_listen_host",
+    "smtp_server",
+    "smtp_server_factory",
+    "smtp_tls",
+]
+
+if TYPE_CHECKING:
+    from fake_servers.controller import ServerController
+    from fake_servers.tls import TlsMaterial
+    from harness.adapters.base import ClientAdapter
+    from harness.results import Result
+    from harness.scenario.model import Scenario
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("smtp-harness", "SMTP client conformance scenarios")
+    group.addoption(
+        "--smtp-client",
+        action="append",
+        default=[],
+        metavar="NAME|FILE.yaml",
+        help="run scenario files (*.yaml) against this client; repeat for a client x scenario matrix",
+    )
+    group.addoption(
+        "--smtp-deviations",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a known-deviations file (adds to the client's built-in list)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "smtp_scenario(source): the scenario the smtp_server fixture plays: a path, YAML text or a dict",
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if not parent.config.getoption("smtp_client"):
+        return None
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    try:
+        text = file_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if "exchange:" not in text or "version:" not in text:
+        return None  # some other YAML file: not ours
+    return ScenarioFile.from_parent(parent, path=file_path)
+
+
+class ScenarioFailed(Exception):
+    """A scenario's verdict was fail or error; carries the Result for the report."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+
+class ScenarioFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        from harness.deviations import deviations_for
+        from harness.scenario.loader import load_scenario
+
+        scenario = load_scenario(self.path)  # a ScenarioError becomes a collection error
+        for client in self.config.getoption("smtp_client"):
+            label = Path(client).stem if client.endswith((".yaml", ".yml")) else client
+            item = ScenarioItem.from_parent(
+                self, name=f"{scenario.id}[{label}]", scenario=scenario, client=client
+            )
+            deviation = deviations_for(label, self.config.getoption("smtp_deviations")).get(
+                scenario.id
+            )
+            if deviation is not None:
+                item.add_marker(
+                    pytest.mark.xfail(
+                        reason=deviation.describe(), strict=True, raises=ScenarioFailed
+                    )
+                )
+            yield item
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, scenario: Scenario, client: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.client = client
+
+    def _adapter(self) -> ClientAdapter:
+        from harness.adapters.base import load_adapter
+
+        cache: dict[str, ClientAdapter] = self.config.stash.setdefault(_ADAPTERS, {})
+        if self.client not in cache:
+            cache[self.client] = load_adapter(self.client)
+        return cache[self.client]
+
+    def runtest(self) -> None:
+        from harness.results import Verdict
+        from harness.runner import run_scenario
+
+        result = asyncio.run(run_scenario(self.scenario, self._adapter()))
+        if result.verdict is Verdict.SKIP:
+            pytest.skip(result.message)
+        if result.verdict is not Verdict.PASS:
+            raise ScenarioFailed(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ScenarioFailed):
+            from harness.report.text import format_failure
+
+            return format_failure(excinfo.value.result)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.scenario.line - 1, f"{self.scenario.id} against {self.client}"
+
+
+_ADAPTERS = pytest.StashKey[dict[str, "ClientAdapter"]]()
+
+
+# --- fixtures for people testing their own code ----------------------------------------------
+
+
+@pytest.fixture
+def smtp_listen_host() -> str:
+    """Where scripted servers listen; override to use another loopback address."""
+    return "127.0.0.1"
+
+
+@pytest.fixture(scope="session")
+def smtp_tls() -> Iterator[TlsMaterial]:
+    """The run's CA and server certificate (``.ca_path`` is the CA file for clients)."""
+    from fake_servers.tls import TlsMaterial
+
+    material = TlsMaterial()
+    yield material
+    material.close()
+
+
+def _as_scenario(source: Any) -> Scenario:
+    from harness.scenario.loader import load_scenario, parse_scenario
+    from harness.scenario.model import Scenario
+
+    if isinstance(source, Scenario):
+        return source
+    if isinstance(source, dict):
+        import yaml
+
+        return parse_scenario(yaml.safe_dump(source, sort_keys=False), "<dict>")
+    if isinstance(source, str) and "\n" in source:
+        return parse_scenario(source, "<text>")
+    return load_scenario(source)
+
+
+@pytest.fixture
+def smtp_server_factory(
+    smtp_tls: TlsMaterial, smtp_listen_host: str
+) -> Iterator[Callable[[Any], ServerController]]:
+    """Start scripted servers: ``smtp_server_factory(path | yaml_text | dict | Scenario)``.
+
+    Each returned server is running (``.host``, ``.port``, ``.ca_path``); ``.wait_session()``
+    gives the recorded session (``.failure``, ``.transcript``). All are stopped afterwards.
+    """
+    from fake_servers.controller import ServerController
+
+    started: list[ServerController] = []
+
+    def make(source: Any) -> ServerController:
+        server = ServerController(_as_scenario(source), tls=smtp_tls, host=smtp_listen_host)
+        server.start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def smtp_server(
+    request: pytest.FixtureRequest, smtp_server_factory: Callable[[Any], ServerController]
+) -> ServerController:
+    """A running scripted server for the scenario named by ``@pytest.mark.smtp_scenario(...)``."""
+    marker = request.node.get_closest_marker("smtp_scenario")
+    if marker is None or not marker.args:
+        raise pytest.UsageError(
+            "smtp_server needs @pytest.mark.smtp_scenario(path | yaml_text | dict)"
+        )
+    return smtp_server_factory(marker.args[0])
