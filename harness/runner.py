@@ -118,7 +118,9 @@ async def _deliver_and_watch(
             notes.append(
                 "the client had not reported when the time limit (or the grace after the server's end) ran out"
             )
-        session = await server.first_session(limits.read + SESSION_GRACE)
+        # A client that never connected gets a short grace; a session under way gets its read limit.
+        wait = limits.read + SESSION_GRACE if server.sessions else SESSION_GRACE
+        session = await server.first_session(wait)
         return outcome, session
     finally:
         for task in (client, watcher):

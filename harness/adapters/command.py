@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -54,9 +54,9 @@ class CommandConfig:
     each_recipient: tuple[str, ...] = ()
     end_of_options: str = ""  # e.g. "--", put before the recipients
     null_sender: str = ""  # what {mail_from} becomes for the null sender, e.g. "<>"
-    auth_without_tls: bool = (
-        True  # False: refuses to send a password in clear unless told a mechanism
-    )
+    # False: the client refuses to send a password in clear unless told the mechanism.
+    auth_without_tls: bool = True
+    env: dict[str, str] = field(default_factory=dict)  # extra environment; placeholders allowed
     tls: dict[str, tuple[str, ...]]
     auth: dict[str, tuple[str, ...]]
     stdin: str = "none"  # none | message
@@ -97,6 +97,7 @@ class CommandConfig:
                 "end_of_options",
                 "null_sender",
                 "auth_without_tls",
+                "env",
             ),
             required=("name", "program", "args", "tls"),
         )
@@ -148,6 +149,7 @@ class CommandConfig:
             auth_without_tls=r.boolean(keys["auth_without_tls"], "auth_without_tls")
             if "auth_without_tls" in keys
             else True,
+            env=_env(r, keys["env"]) if "env" in keys else {},
             tls=tls,
             auth=auth,
             stdin=r.choice(keys["stdin"], "stdin", ("none", "message"))
@@ -177,6 +179,18 @@ def _args(r: NodeReader, node: yaml.Node, field: str) -> tuple[str, ...]:
                 )
         out.append(arg)
     return tuple(out)
+
+
+def _env(r: NodeReader, node: yaml.Node) -> dict[str, str]:
+    if not isinstance(node, yaml.MappingNode):
+        raise r.error(node, "env", "expected a mapping of variable names to values")
+    out = {}
+    for key_node, value_node in node.value:
+        name = r.string(key_node, "env")
+        out[name] = _args(
+            r, yaml.SequenceNode("tag:yaml.org,2002:seq", [value_node]), f"env.{name}"
+        )[0]
+    return out
 
 
 def _arg_table(
@@ -254,16 +268,22 @@ class CommandAdapter:
             }
             argv = self.argv(task, values)
             argv[0] = program
-            return await self._run(argv, task.message if c.stdin == "message" else None)
+            env = {
+                k: _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), v)
+                for k, v in c.env.items()
+            }
+            return await self._run(argv, task.message if c.stdin == "message" else None, env)
 
-    async def _run(self, argv: list[str], stdin: bytes | None) -> ClientOutcome:
+    async def _run(
+        self, argv: list[str], stdin: bytes | None, env: dict[str, str]
+    ) -> ClientOutcome:
         c = self.config
         process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "LC_ALL": "C"},
+            env={**os.environ, "LC_ALL": "C", **env},
         )
         try:
             out, err = await asyncio.wait_for(process.communicate(stdin), c.timeout)
