@@ -1,0 +1,177 @@
+"""The built-in adapters against real servers: real smtplib, aiosmtplib, swaks, curl and msmtp.
+
+Command-line clients are Debian packages (see the README). Locally a missing binary skips its
+tests with the reason; in CI (CI=true) it fails them, so that CI can never go green by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fake_servers.tls import TlsMaterial
+from harness.adapters.base import load_adapter
+from harness.adapters.command import CommandAdapter, CommandConfig
+from harness.corpus import corpus_path
+from harness.deviations import apply_deviations, deviations_for
+from harness.errors import ScenarioError
+from harness.outcome import ClientOutcome
+from harness.report.text import format_failure
+from harness.results import Verdict
+from harness.scenario.loader import load_scenario, parse_scenario
+from harness.scenario.model import Outcome
+
+from .conftest import run
+
+COMMAND_CLIENTS = ("swaks", "curl", "msmtp")
+ALL_CLIENTS = ("reference", "smtplib", "aiosmtplib", *COMMAND_CLIENTS)
+SMOKE = (
+    "auth/login.yaml",
+    "starttls/reehlo-auth-after-tls.yaml",
+    "tls/implicit-gmail-465.yaml",
+    "errors/rcpt-550-unknown-user.yaml",
+    "basic/bcc-three-recipients.yaml",
+)
+
+
+def _need_program(client: str) -> None:
+    if client in COMMAND_CLIENTS and shutil.which(client) is None:
+        message = f"{client} is not installed (see the README: apt-get install {client})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.mark.parametrize("name", SMOKE)
+@pytest.mark.parametrize("client", ALL_CLIENTS)
+def test_each_client_passes_the_smoke_scenarios(
+    client: str, name: str, tls_material: TlsMaterial
+) -> None:
+    _need_program(client)
+    adapter = load_adapter(client)
+    result = apply_deviations(
+        run(load_scenario(corpus_path() / name), adapter, tls_material), deviations_for(client)
+    )
+    assert result.verdict in (Verdict.PASS, Verdict.SKIP), format_failure(result)
+
+
+WRONG_SCRIPT = """
+version: 1
+id: test.expects-vrfy
+limits: {total: 10, read: 1}
+client: {mail_from: a@example.com, rcpt_to: [b@example.com], message: "Subject: t\\n\\nhi\\n"}
+expect: {outcome: delivered}
+exchange:
+  - server: "220 mx.example.com ESMTP"
+  - any_of:
+      - [{client: "EHLO {domain}"}, {server: "250 mx.example.com"}]
+      - [{client: "HELO {domain}"}, {server: "250 mx.example.com"}]
+  - client: "VRFY {any}"             # no client sends this during a plain send
+  - server: "252 ok"
+"""
+
+
+@pytest.mark.parametrize("client", ALL_CLIENTS)
+def test_each_client_can_fail(client: str, tls_material: TlsMaterial) -> None:
+    _need_program(client)
+    result = run(parse_scenario(WRONG_SCRIPT, "wrong.yaml"), load_adapter(client), tls_material)
+    assert result.verdict is Verdict.FAIL
+    assert result.failure is not None
+    assert result.failure.expected == "VRFY {any}"
+    assert result.failure.actual.upper().startswith("MAIL FROM:<A@EXAMPLE.COM>")
+
+
+@pytest.mark.parametrize("client", COMMAND_CLIENTS)
+def test_command_clients_skip_what_they_cannot_do(client: str, tls_material: TlsMaterial) -> None:
+    result = run(
+        load_scenario(corpus_path() / "vrfy/pymotw-sendmail.yaml"),
+        load_adapter(client),
+        tls_material,
+    )
+    assert result.verdict is Verdict.SKIP
+    assert "vrfy" in result.message
+
+
+# --- the command adapter itself, with harmless programs ---------------------------------------
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "client.yaml"
+    path.write_text(text)
+    return path
+
+
+async def _deliver(adapter: CommandAdapter, mail_from: str) -> ClientOutcome:
+    from dataclasses import replace
+
+    from harness.adapters.base import Target
+
+    scenario = load_scenario(corpus_path() / "basic/null-sender.yaml")
+    task = replace(scenario.client, mail_from=mail_from)
+    tls = TlsMaterial.shared()
+    target = Target(host="127.0.0.1", port=9, ca_file=tls.ca_path, ssl_context=tls.client_context())
+    return await adapter.deliver(task, target)
+
+
+def test_placeholders_never_reach_a_shell(tmp_path: Path) -> None:
+    import asyncio
+
+    marker = tmp_path / "pwned"
+    config = _config(
+        tmp_path,
+        'name: echo\nprogram: "false"\nargs: ["{mail_from}"]\ntls: {none: []}\n'
+        "outcome: {delivered: [0]}\n",
+    )
+    hostile = f"$(touch {marker}); touch {marker}`touch {marker}`@example.com"
+    outcome = asyncio.run(_deliver(CommandAdapter.from_file(config), hostile))
+    assert outcome.outcome is Outcome.FAILED  # `false` exits 1
+    assert not marker.exists()
+
+
+def test_a_hung_program_is_killed_at_its_time_limit(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    config = _config(
+        tmp_path, "name: slow\nprogram: sleep\nargs: ['30']\ntimeout: 0.5\ntls: {none: []}\n"
+    )
+    started = time.monotonic()
+    outcome = asyncio.run(_deliver(CommandAdapter.from_file(config), "a@example.com"))
+    assert time.monotonic() - started < 5
+    assert outcome.outcome is Outcome.FAILED
+    assert "did not finish within 0.5 s" in outcome.message
+
+
+def test_config_errors_name_file_line_and_field(tmp_path: Path) -> None:
+    config = _config(tmp_path, "name: x\nprogram: x\nargs:\n  - '{nosuch}'\ntls: {none: []}\n")
+    with pytest.raises(ScenarioError) as exc:
+        CommandConfig.from_file(config)
+    assert str(exc.value).startswith(
+        f"{config}:4: args[0]: unknown placeholder {{nosuch}}; known: host, port"
+    )
+
+    config = _config(tmp_path, "name: x\nprogram: x\nargs: []\ntls: {none: []}\nshell: true\n")
+    with pytest.raises(ScenarioError) as exc:
+        CommandConfig.from_file(config)
+    assert str(exc.value).startswith(f"{config}:5: shell: unknown key 'shell'; expected one of:")
+
+
+def test_a_yaml_file_is_a_client(tls_material: TlsMaterial) -> None:
+    _need_program("swaks")
+    adapter = load_adapter(str(Path(__file__).parents[2] / "harness/adapters/clients/swaks.yaml"))
+    result = run(load_scenario(corpus_path() / "auth/login.yaml"), adapter, tls_material)
+    assert result.verdict is Verdict.PASS, format_failure(result)
+
+
+def test_the_readme_example_client_runs(tls_material: TlsMaterial) -> None:
+    """docs/clients/sendemail.yaml: a client with no adapter, put under test by one file."""
+    if shutil.which("sendemail") is None:
+        if os.environ.get("CI"):
+            pytest.fail("sendemail is not installed (see the README)")
+        pytest.skip("sendemail is not installed")
+    adapter = load_adapter(str(Path(__file__).parents[2] / "docs/clients/sendemail.yaml"))
+    result = run(load_scenario(corpus_path() / "auth/login.yaml"), adapter, tls_material)
+    assert result.verdict is Verdict.PASS, format_failure(result)
