@@ -47,6 +47,8 @@ class ScenarioError(HarnessError, ValueError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        if self.path is None and self.line is None:  # not about a file (e.g. a command-line option)
+            return f"{self.field}: {self.message}" if self.field else self.message
         where = self.path or "<scenario>"
         if self.line is not None:
             where += f":{self.line}"

@@ -122,7 +122,9 @@ def compose(text: str, path: str) -> tuple[yaml.Node, NodeReader]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise ScenarioError(
-            f"invalid YAML: {exc.problem or exc}", path=path, line=mark.line + 1 if mark else None
+            f"invalid YAML: {', '.join(t for t in (exc.context, exc.problem) if t) or exc}",
+            path=path,
+            line=mark.line + 1 if mark else None,
         ) from None
     if root is None:
         raise ScenarioError("the file is empty", path=path, line=1)

@@ -189,11 +189,6 @@ def test_bad_keyword_expression_exits_2(capsys: pytest.CaptureFixture[str]) -> N
     assert "'auth cram' is not a valid expression" in err
 
 
-@pytest.mark.xfail(
-    reason="a ScenarioError without a path prints as '<scenario>: -k: ...', which names no file",
-    raises=AssertionError,
-    strict=True,
-)
 def test_bad_keyword_message_names_no_fake_file(capsys: pytest.CaptureFixture[str]) -> None:
     _, _, err = run(capsys, "list", "-k", "auth cram")
     assert err == "smtp-harness: -k: 'auth cram' is not a valid expression\n"

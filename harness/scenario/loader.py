@@ -201,22 +201,25 @@ def _raw_bytes(r: NodeReader, node: yaml.Node, field: str) -> bytes:
 
 def _send(r: NodeReader, kind: str, node: yaml.Node, field: str, line: int) -> Send:
     options: dict[str, yaml.Node] = {}
+    payload_field = field
     if isinstance(node, yaml.MappingNode):
         payload_key = "lines" if kind == "server" else "bytes"
         options = r.mapping(
             node, field, (payload_key, "delay", "split", "pause"), required=(payload_key,)
         )
         node = options.pop(payload_key)
-        field = f"{field}.{payload_key}"
+        payload_field = f"{field}.{payload_key}"
     if kind == "raw":
-        data = _raw_bytes(r, node, field)
+        data = _raw_bytes(r, node, payload_field)
     elif isinstance(node, yaml.SequenceNode):
-        items = r.sequence(node, field)
+        items = r.sequence(node, payload_field)
         if not items:
-            raise r.error(node, field, "expected at least one reply line")
-        data = b"".join(_text_line(r, item, f"{field}[{i}]") for i, item in enumerate(items))
+            raise r.error(node, payload_field, "expected at least one reply line")
+        data = b"".join(
+            _text_line(r, item, f"{payload_field}[{i}]") for i, item in enumerate(items)
+        )
     else:
-        data = _text_line(r, node, field)
+        data = _text_line(r, node, payload_field)
     split: tuple[int, ...] | None = None
     every = False
     if "split" in options:
@@ -299,18 +302,32 @@ def _client_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> Clien
     )
 
 
+AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")  # the ones whose answers the harness can check
+
+
+def _mechanisms(r: NodeReader, node: yaml.Node, field: str) -> tuple[str, ...]:
+    names = tuple(n.upper() for n in r.strings(node, field))
+    if names == ("ANY",):
+        return ()
+    for name in names:
+        if name not in AUTH_MECHANISMS:
+            raise r.error(node, field, f"{name!r} is not one of: {', '.join(AUTH_MECHANISMS)}, any")
+    return names
+
+
 def _auth_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> AuthStep:
     if isinstance(node, yaml.ScalarNode):
-        return AuthStep(mechanisms=(r.string(node, field).upper(),), line=line)
+        return AuthStep(mechanisms=_mechanisms(r, node, field), line=line)
     keys = r.mapping(node, field, ("mechanism", "prompts", "reply", "reject", "optional"))
-    mechanisms: tuple[str, ...] = ()
-    if "mechanism" in keys:
-        names = r.strings(keys["mechanism"], f"{field}.mechanism")
-        mechanisms = () if names == ("any",) else tuple(n.upper() for n in names)
+    mechanisms = (
+        _mechanisms(r, keys["mechanism"], f"{field}.mechanism") if "mechanism" in keys else ()
+    )
 
     def reply(key: str) -> bytes:
         n = keys[key]
         if isinstance(n, yaml.SequenceNode):
+            if not n.value:
+                raise r.error(n, f"{field}.{key}", "expected at least one reply line")
             return b"".join(
                 _text_line(r, item, f"{field}.{key}[{i}]") for i, item in enumerate(n.value)
             )
@@ -375,12 +392,16 @@ def _steps(r: NodeReader, node: yaml.Node, field: str) -> tuple[Step, ...]:
                 raise r.error(
                     value,
                     sub,
-                    "expected at least two branches" if kind == "any_of" else "expected groups",
+                    "expected at least two branches"
+                    if kind == "any_of"
+                    else "expected at least one group",
                 )
-            for j, g in enumerate(groups):
+            for j, (g, branch_node) in enumerate(zip(groups, r.sequence(value, sub), strict=True)):
                 if not g or not isinstance(g[0], ClientStep | AuthStep):
                     raise r.error(
-                        value, f"{sub}[{j}]", "each branch must start with a client or auth step"
+                        branch_node,
+                        f"{sub}[{j}]",
+                        "each branch must start with a client or auth step",
                     )
             step = (
                 AnyOf(branches=groups, line=line)
@@ -405,7 +426,7 @@ def parse_scenario(text: str, path: str = "<string>") -> Scenario:
         root, "", _TOP_KEYS, required=("version", "id", "client", "expect", "exchange")
     )
     version = r.scalar(keys["version"], "version")
-    if version != SUPPORTED_VERSION:
+    if version != SUPPORTED_VERSION or type(version) is not int:
         raise r.error(
             keys["version"],
             "version",
@@ -430,7 +451,7 @@ def parse_scenario(text: str, path: str = "<string>") -> Scenario:
         expect=_expect(r, keys["expect"]),
         exchange=exchange,
         path=path,
-        line=node_line(root),
+        line=node_line(keys["id"]),
     )
 
 

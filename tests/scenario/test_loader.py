@@ -46,8 +46,8 @@ def test_minimal_scenario_gets_the_documented_defaults() -> None:
     assert (s.refs, s.tags, s.source, s.description) == ((), (), "", "")
     assert s.limits == Limits(total=10.0, read=5.0)
     assert s.path == "s.yaml"
-    assert s.line == 1
-    assert s.location == "s.yaml:1"
+    assert s.line == 2  # the line of `id:`
+    assert s.location == "s.yaml:2"
     c = s.client
     assert c.mail_from == ""
     assert c.rcpt_to == ("b@example.com",)
@@ -301,7 +301,7 @@ ERRORS = [
     ),
     pytest.param(
         "version: 1\nid: [a\n",
-        "s.yaml:3: invalid YAML: expected ',' or ']', but got '<stream end>'",
+        "s.yaml:3: invalid YAML: while parsing a flow sequence, expected ',' or ']', but got '<stream end>'",
         id="yaml-unclosed-bracket",
     ),
     pytest.param("", "s.yaml:1: the file is empty", id="empty"),
@@ -520,7 +520,7 @@ def test_error_carries_its_parts() -> None:
 
 
 # --- messages that name the wrong field or line, or say too little -----------------------------
-# Each xfail pins what the message SHOULD say; a plain test beside it pins what is already right,
+# Each test below once pinned, as a strict xfail, what a message SHOULD say; the loader now says it.
 # so the check cannot disappear unnoticed.
 
 
@@ -532,12 +532,6 @@ def test_split_out_of_range_is_rejected_at_its_line() -> None:
     assert exc.message == "expected a byte offset between 1 and 7, or `split: every`"
 
 
-@pytest.mark.xfail(
-    reason="loader names split/delay/pause under the payload key (server.lines.split) "
-    "although they are siblings of `lines`/`bytes`",
-    raises=AssertionError,
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -575,12 +569,6 @@ def test_bad_branch_names_the_branch_field() -> None:
     assert exc.message == "each branch must start with a client or auth step"
 
 
-@pytest.mark.xfail(
-    reason="the error names any_of[1] but the line of the any_of list (branch 0, line 8), "
-    "not the line of the offending branch (9)",
-    raises=AssertionError,
-    strict=True,
-)
 def test_bad_branch_names_the_branch_line() -> None:
     assert str(error(BLOCK_ANY_OF)) == (
         "s.yaml:9: exchange[1].any_of[1]: each branch must start with a client or auth step"
@@ -592,11 +580,6 @@ def test_empty_unordered_is_rejected() -> None:
     assert (exc.line, exc.field) == (7, "exchange[1].unordered")
 
 
-@pytest.mark.xfail(
-    reason="'expected groups' does not say how many; it should say at least one",
-    raises=AssertionError,
-    strict=True,
-)
 def test_empty_unordered_message_says_at_least_one_group() -> None:
     assert str(error(step("- unordered: []"))) == (
         "s.yaml:7: exchange[1].unordered: expected at least one group"
@@ -612,12 +595,6 @@ def test_second_yaml_document_is_rejected() -> None:
     assert exc.message.startswith("invalid YAML: ")
 
 
-@pytest.mark.xfail(
-    reason="the loader keeps only PyYAML's `problem` and drops its `context`, leaving "
-    "'invalid YAML: but found another document'",
-    raises=AssertionError,
-    strict=True,
-)
 def test_second_yaml_document_message_is_a_sentence() -> None:
     assert str(error(MULTI_DOC)) == (
         "s.yaml:7: invalid YAML: expected a single document in the stream, "
@@ -625,9 +602,6 @@ def test_second_yaml_document_message_is_a_sentence() -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="`version: true` is accepted because True == 1 in Python (bug)", strict=True
-)
 def test_version_true_is_not_version_1() -> None:
     assert str(error(MINIMAL.replace("version: 1", "version: true"))) == (
         f"s.yaml:1: version: version True is not supported; this harness reads version 1 "
@@ -654,12 +628,6 @@ def test_duplicate_ids_across_files(tmp_path: Path) -> None:
     assert exc.message.startswith(f"duplicate scenario id 't.min', first defined at {a}:")
 
 
-@pytest.mark.xfail(
-    reason="the duplicate-id error says field `id` but gives the line of the scenario's first "
-    "key (1), in both files, not the line of `id:` (2)",
-    raises=AssertionError,
-    strict=True,
-)
 def test_duplicate_ids_name_the_id_lines(tmp_path: Path) -> None:
     a, b = _write_pair(tmp_path)
     with pytest.raises(ScenarioError) as info:
@@ -695,7 +663,7 @@ def test_load_scenario_records_the_path(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(MINIMAL)
     s = load_scenario(path)
-    assert (s.path, s.location) == (str(path), f"{path}:1")
+    assert (s.path, s.location) == (str(path), f"{path}:2")
 
 
 # --- the corpus ------------------------------------------------------------------------------
