@@ -22,11 +22,11 @@ import os
 from dataclasses import dataclass, field
 
 from harness.errors import RemoteProtocolError
-from harness.matchers import MatchContext, Mismatch, match_step
-from harness.protocol.auth import cram_md5_digest, decode_base64, decode_plain
+from harness.matchers import MatchContext, Mismatch, match_content, match_step
+from harness.protocol.auth import cram_md5_digest, decode_base64, decode_plain, decode_xoauth2
 from harness.protocol.commands import Command
 from harness.protocol.ehlo import Extensions
-from harness.protocol.events import DataReceived, NeedData
+from harness.protocol.events import ChunkReceived, DataReceived, NeedData
 from harness.protocol.replies import Reply, ReplyParser
 from harness.results import Failure
 from harness.scenario.model import (
@@ -45,7 +45,7 @@ from harness.scenario.model import (
 __all__ = ["Action", "BeginData", "Failure", "Playback"]
 
 ABORT_REPLY = b"421 4.3.0 smtp-harness: the client did not follow the script, closing\r\n"
-SUPPORTED_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
+SUPPORTED_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,14 +169,18 @@ class _AuthDialogue:
     mechanism: str
     username: str
     password: str
+    token: str = ""
     prompts: list[bytes] = field(default_factory=list)
     answers: list[bytes] = field(default_factory=list)
     expected_answers: int = 0
+    error_sent: bool = False  # XOAUTH2: the error challenge went out; an empty line must follow
 
     @classmethod
     def default_prompts(cls, mechanism: str) -> list[bytes]:
         if mechanism == "LOGIN":
             return [b"334 VXNlcm5hbWU6\r\n", b"334 UGFzc3dvcmQ6\r\n"]
+        if mechanism == "XOAUTH2":
+            return [b"334 \r\n"]
         if mechanism == "CRAM-MD5":
             challenge = (
                 f"<{int.from_bytes(os.urandom(4), 'big')}.{os.getpid()}@smtp-harness.invalid>"
@@ -201,6 +205,13 @@ class _AuthDialogue:
                 got = [decode_base64(a).decode("utf-8", "replace") for a in self.answers]
                 if got != [self.username, self.password]:
                     return f"LOGIN answers decode to {got!r}, expected [{self.username!r}, {self.password!r}]"
+            elif self.mechanism == "XOAUTH2":
+                user, token = decode_xoauth2(self.answers[0])
+                if (user, token) != (self.username, self.token):
+                    return (
+                        f"XOAUTH2 response is user={user!r} token={token!r}, "
+                        f"expected user={self.username!r} token={self.token!r}"
+                    )
             elif self.mechanism == "CRAM-MD5":
                 challenge = decode_base64(self.prompts[0][4:].rstrip(b"\r\n"))
                 user, _, digest = (
@@ -235,6 +246,7 @@ class Playback:
         self.finished = False
         self.extensions: Extensions | None = None
         self._auth: _AuthDialogue | None = None
+        self._bdat: tuple[Unit, list[bytes]] | None = None  # a chunked message under way
         self._auth_unit: Unit | None = None
         self._last_verb = ""
 
@@ -249,7 +261,54 @@ class Playback:
             return []
         if self._auth is not None:
             return self._auth_answer(command)
+        if self._bdat is not None:
+            if command.verb != "BDAT":
+                unit = self._bdat[0]
+                self._bdat = None
+                return self._fail(
+                    Failure(
+                        kind="unexpected",
+                        message="the client stopped sending BDAT chunks before LAST",
+                        line=unit.line,
+                        expected="BDAT <size> [LAST]",
+                        actual=command.text,
+                        hint="RFC 3030 §2: a message sent with BDAT ends with BDAT ... LAST",
+                    )
+                )
+            return []  # the chunk follows
         return self._consume(command)
+
+    def on_chunk(self, chunk: ChunkReceived) -> list[Action]:
+        """The octets of one BDAT chunk (the parser reads them after the BDAT command)."""
+        if self.finished:
+            return []
+        if self._bdat is None:
+            return self._fail(
+                self._failure_here("unexpected", "a BDAT chunk the script did not expect")
+            )
+        unit, chunks = self._bdat
+        chunks.append(chunk.data)
+        if not chunk.last:
+            return [Send(data=f"250 2.0.0 {len(chunk.data)} octets received\r\n".encode())]
+        self._bdat = None
+        assert isinstance(unit.head, ClientStep)
+        content = b"".join(chunks)
+        message = self.scenario.client.message
+        if content == message + b"\r\n" and not message.endswith(b"\r\n"):
+            content = message  # a final CRLF added to a message without one is fine
+        mismatch = match_content(unit.head, content, message)
+        if mismatch is not None:
+            return self._fail(
+                Failure(
+                    kind="unexpected",
+                    message="unexpected BDAT content",
+                    line=unit.line,
+                    expected=unit.head.describe(),
+                    actual=f"{len(content)} octets in {len(chunks)} chunk(s)",
+                    hint=str(mismatch),
+                )
+            )
+        return self._run_unit(unit)
 
     def on_data(self, data: DataReceived) -> list[Action]:
         if self.finished:
@@ -261,7 +320,7 @@ class Playback:
         if self.finished:
             return []
         candidates: list[tuple[Unit, Stack]] = []
-        if self._auth is None and _expand(self._stack, candidates):
+        if self._auth is None and self._bdat is None and _expand(self._stack, candidates):
             self.finished = True
             return [Close()]
         message = "the client closed the connection before the script ended"
@@ -331,6 +390,9 @@ class Playback:
                 if isinstance(unit.head, AuthStep):
                     assert isinstance(actual, Command)
                     return self._auth_begin(unit, actual)
+                if unit.head.kind == "bdat":
+                    self._bdat = (unit, [])
+                    return []  # its chunk follows; the reply comes after LAST
                 return self._run_unit(unit)
             mismatches.append((unit, mismatch))
         shown = (
@@ -472,9 +534,10 @@ class Playback:
             mechanism=mechanism,
             username=creds.username,
             password=creds.password,
+            token=creds.token,
             prompts=prompts,
         )
-        dialogue.expected_answers = {"PLAIN": 1, "LOGIN": 2, "CRAM-MD5": 1}[mechanism]
+        dialogue.expected_answers = {"PLAIN": 1, "LOGIN": 2, "CRAM-MD5": 1, "XOAUTH2": 1}[mechanism]
         if len(words) > 2:
             return self._fail(
                 Failure(
@@ -514,18 +577,39 @@ class Playback:
                 else b"334 \r\n"
             )
             return [Send(data=prompt)]
-        self._auth = self._auth_unit = None
-        problem = dialogue.check()
-        if problem is not None:
-            return self._fail(
-                Failure(
-                    kind="auth",
-                    message="the AUTH answer does not match client.auth",
-                    line=dialogue.step.line,
-                    expected=dialogue.step.describe(),
-                    actual=problem,
+        if dialogue.error_sent:
+            # RFC-less but documented (Google, Microsoft): after the error challenge the client
+            # sends an empty line and then gets the final reply (R-XOAUTH2-2).
+            if dialogue.answers[-1] != b"":
+                self._auth = self._auth_unit = None
+                return self._fail(
+                    Failure(
+                        kind="auth",
+                        message="the client did not answer the XOAUTH2 error challenge with an empty line",
+                        line=dialogue.step.line,
+                        expected="an empty line",
+                        actual=repr(dialogue.answers[-1][:60]),
+                        hint="R-XOAUTH2-2: the final 535/454 comes only after an empty response",
+                    )
                 )
-            )
+        else:
+            problem = dialogue.check()
+            if problem is not None:
+                self._auth = self._auth_unit = None
+                return self._fail(
+                    Failure(
+                        kind="auth",
+                        message="the AUTH answer does not match client.auth",
+                        line=dialogue.step.line,
+                        expected=dialogue.step.describe(),
+                        actual=problem,
+                    )
+                )
+            if dialogue.step.error is not None:
+                dialogue.error_sent = True
+                dialogue.expected_answers += 1
+                return [Send(data=b"334 " + base64.b64encode(dialogue.step.error) + b"\r\n")]
+        self._auth = self._auth_unit = None
         return [
             Send(data=dialogue.step.reply),
             *self._run_unit(Unit(head=None, actions=unit.actions)),

@@ -19,12 +19,11 @@ from fake_servers.playback import Action, BeginData, Failure, Playback
 from fake_servers.tls import TlsMaterial
 from harness.errors import RemoteProtocolError
 from harness.protocol.commands import CommandParser
-from harness.protocol.events import ConnectionClosed, DataReceived, NeedData
+from harness.protocol.events import ChunkReceived, ConnectionClosed, DataReceived, NeedData
 from harness.scenario.model import Close, Delay, Scenario, Send, StartTls, TlsMode
 from harness.transcript import Direction, Entry, Transcript
 
 __all__ = ["ScriptedServer", "Session"]
-
 
 
 @dataclass(slots=True)
@@ -203,6 +202,8 @@ class _Connection:
                 actions = self.playback.on_close()
             elif isinstance(event, DataReceived):
                 actions = self.playback.on_data(event)
+            elif isinstance(event, ChunkReceived):
+                actions = self.playback.on_chunk(event)
             else:
                 actions = self.playback.on_command(event)
             await self._perform(actions)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.errors import RemoteProtocolError
 from harness.protocol.commands import Command, parse_path_argument
@@ -25,6 +25,7 @@ __all__ = [
     "MatchContext",
     "Mismatch",
     "compile_pattern",
+    "match_content",
     "match_step",
     "register_matcher",
 ]
@@ -169,17 +170,11 @@ def _match_data(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
             hint="RFC 5321 §2.3.8: bare CR and LF must not be sent",
         )
     content = dot_unstuff(wire)
-    for text in step.absent:
-        if text.encode() in content:
-            return Mismatch(
-                field="DATA content",
-                expected=f"no {text!r} anywhere in the data",
-                actual=f"{text!r} at offset {content.index(text.encode())}",
-            )
-    if step.compare == "any":
-        return None
     expected = dot_unstuff(dot_stuff(ctx.task.message))
-    # A hint for the commonest bug: wire line n equals the message line that needed stuffing.
+    mismatch = match_content(step, content, expected)
+    if mismatch is None:
+        return None
+    # Hints for the commonest bug: a line starting with "." that was not stuffed.
     stuffed_lines = dot_stuff(ctx.task.message).split(b"\r\n")
     unstuffed_dot_lines = [
         n
@@ -188,6 +183,28 @@ def _match_data(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
         )
         if needed.startswith(b"..") and sent == needed[1:]
     ]
+    early_end = _ended_at_unstuffed_dot(content, expected)
+    if early_end:
+        return replace(mismatch, hint=f"{early_end}; {mismatch.hint}")
+    if unstuffed_dot_lines:
+        first = unstuffed_dot_lines[0]
+        note = f"wire line {first} starts with '.' but was not dot-stuffed (RFC 5321 §4.5.2)"
+        return replace(mismatch, hint=f"{note}; {mismatch.hint}")
+    return mismatch
+
+
+def match_content(step: ClientStep, content: bytes, expected: bytes) -> Mismatch | None:
+    """Check message content (DATA after un-stuffing, or BDAT chunks joined) against the
+    expected message, with the step's ``absent`` strings and ``compare`` mode."""
+    for text in step.absent:
+        if text.encode() in content:
+            return Mismatch(
+                field="message content",
+                expected=f"no {text!r} anywhere in the data",
+                actual=f"{text!r} at offset {content.index(text.encode())}",
+            )
+    if step.compare == "any":
+        return None
     if step.compare == "exact":
         if content == expected:
             return None
@@ -202,14 +219,6 @@ def _match_data(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
             f"header(s) missing or changed: {missing}"
             if missing
             else "body differs: " + _first_difference(exp_body, act_body)
-        )
-    early_end = _ended_at_unstuffed_dot(content, expected)
-    if early_end:
-        hint = early_end + "; " + hint
-    elif unstuffed_dot_lines:
-        hint = (
-            f"wire line {unstuffed_dot_lines[0]} starts with '.' but was not dot-stuffed (RFC 5321 §4.5.2); "
-            + hint
         )
     return Mismatch(
         field="DATA content",
@@ -233,7 +242,34 @@ def _ended_at_unstuffed_dot(content: bytes, expected: bytes) -> str:
     )
 
 
-MATCHERS: dict[str, Matcher] = {"match": _match_pattern, "regex": _match_regex, "data": _match_data}
+_BDAT_ARGUMENT = re.compile(r"\d{1,10}( LAST)?", re.IGNORECASE)
+
+
+def _match_bdat(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch | None:
+    """The first BDAT command of a chunked message (the chunks are checked by the server)."""
+    if not isinstance(actual, Command) or actual.verb != "BDAT":
+        shown = actual.text if isinstance(actual, Command) else "DATA content"
+        return Mismatch(field="verb", expected="BDAT <size> [LAST]", actual=shown)
+    if ctx.extensions is None or not ctx.extensions.has("CHUNKING"):
+        return Mismatch(
+            field="verb",
+            expected="BDAT only after CHUNKING was advertised",
+            actual=actual.text,
+            hint="RFC 3030 §2 (R-BDAT-1)",
+        )
+    if not _BDAT_ARGUMENT.fullmatch(actual.argument):
+        return Mismatch(
+            field="argument", expected="BDAT <size> [LAST]", actual=actual.text, hint="RFC 3030 §2"
+        )
+    return None
+
+
+MATCHERS: dict[str, Matcher] = {
+    "match": _match_pattern,
+    "regex": _match_regex,
+    "data": _match_data,
+    "bdat": _match_bdat,
+}
 
 
 def register_matcher(name: str, matcher: Matcher) -> None:

@@ -23,7 +23,12 @@ from dataclasses import dataclass, field
 
 from harness.errors import RemoteProtocolError
 from harness.outcome import ClientOutcome
-from harness.protocol.auth import cram_md5_response, login_response, plain_response
+from harness.protocol.auth import (
+    cram_md5_response,
+    login_response,
+    plain_response,
+    xoauth2_response,
+)
 from harness.protocol.commands import Command
 from harness.protocol.data import encode_data
 from harness.protocol.ehlo import Extensions
@@ -33,7 +38,7 @@ from harness.scenario.model import ClientTask, Operation, Outcome, TlsMode
 
 __all__ = ["AUTH_PREFERENCE", "ClientMachine", "CloseConnection", "StartTls", "Write"]
 
-AUTH_PREFERENCE = ("CRAM-MD5", "PLAIN", "LOGIN")
+AUTH_PREFERENCE = ("XOAUTH2", "CRAM-MD5", "PLAIN", "LOGIN")  # XOAUTH2 only with a token
 MAX_COMMAND_LINE = 512  # RFC 5321 §4.5.3.1.4, including CRLF
 # AUTH replies after which another mechanism may be tried (RFC 4954 §6, R-AUTH-6, R-EHLO-8):
 # the mechanism was refused, not the credentials. 535 (bad credentials) and 4xx stop.
@@ -89,6 +94,14 @@ class _Transaction:
         return None
 
 
+def xtext(value: str) -> str:
+    """RFC 3461 §4: '+', '=' and characters outside '!'..'~' become +XX."""
+    return "".join(
+        c if "!" <= c <= "~" and c not in "+=" else "".join(f"+{b:02X}" for b in c.encode())
+        for c in value
+    )
+
+
 class ClientMachine:
     """One SMTP session for one task.
 
@@ -115,6 +128,7 @@ class ClientMachine:
         self._mechanisms: deque[str] = deque()
         self._auth_answers = 0
         self._tx: _Transaction | None = None
+        self._rcpt_params: list[str] = []
         self._quit_sent = False
         self.outcome: ClientOutcome | None = None
 
@@ -286,9 +300,10 @@ class ClientMachine:
             )
             return
         preference = creds.mechanisms or AUTH_PREFERENCE
-        self._mechanisms = deque(
-            m for m in preference if m in ext.auth_mechanisms and m in AUTH_PREFERENCE
-        )
+        usable = {"XOAUTH2"} if creds.token else set()
+        if creds.password:
+            usable |= {"CRAM-MD5", "PLAIN", "LOGIN"}
+        self._mechanisms = deque(m for m in preference if m in ext.auth_mechanisms and m in usable)
         if not self._mechanisms:
             self._fail_and_quit(
                 None, f"no usable AUTH mechanism among {' '.join(ext.auth_mechanisms)}"
@@ -301,12 +316,12 @@ class ClientMachine:
         assert creds is not None
         mechanism = self._mechanisms.popleft()
         self._auth_answers = 0
-        if mechanism == "PLAIN":
-            ir = plain_response(creds.username, creds.password).decode()
+        if mechanism in ("PLAIN", "XOAUTH2"):
+            ir = self._first_answer(mechanism).decode()
             # RFC 4954 §4 (R-AUTH-9): no initial response that would break the 512-octet limit.
-            if len(f"AUTH PLAIN {ir}\r\n") <= MAX_COMMAND_LINE:
+            if len(f"AUTH {mechanism} {ir}\r\n") <= MAX_COMMAND_LINE:
                 self._auth_answers = 1
-                self._command(f"AUTH PLAIN {ir}", "auth", "PLAIN")
+                self._command(f"AUTH {mechanism} {ir}", "auth", mechanism)
                 return
         self._command(f"AUTH {mechanism}", "auth", mechanism)
 
@@ -329,13 +344,24 @@ class ClientMachine:
             return
         self._fail_and_quit(reply.code, f"AUTH {mechanism} failed: {reply.code} {reply.text}")
 
+    def _first_answer(self, mechanism: str) -> bytes:
+        creds = self.task.auth
+        assert creds is not None
+        if mechanism == "XOAUTH2":
+            return xoauth2_response(creds.username, creds.token)
+        return plain_response(creds.username, creds.password)
+
     def _auth_answer(self, mechanism: str, challenge: Reply) -> bytes | None:
         """The base64 answer to a 334, or None to cancel."""
         creds = self.task.auth
         assert creds is not None
         n = self._auth_answers
-        if mechanism == "PLAIN" and n == 0:
-            return plain_response(creds.username, creds.password)
+        if mechanism in ("PLAIN", "XOAUTH2") and n == 0:
+            return self._first_answer(mechanism)
+        if mechanism == "XOAUTH2" and n == 1:
+            # The 334 after our token carries a JSON error; an empty line gets the final reply
+            # (R-XOAUTH2-2). A '*' or silence here is the Q#27/Q#28 bug.
+            return b""
         if mechanism == "LOGIN" and n < 2:
             # The prompt text is ignored on purpose (R-LOGIN-1): servers word it differently.
             return login_response(creds.username if n == 0 else creds.password)
@@ -403,6 +429,16 @@ class ClientMachine:
             return
         if ext.has("SIZE"):
             params.append(f"SIZE={len(wire)}")
+        rcpt_params: list[str] = []
+        if task.dsn is not None and ext.has("DSN"):
+            # RFC 3461 §4: only when DSN was advertised (R-DSN-1); ENVID and ORCPT are xtext.
+            if task.dsn.ret:
+                params.append(f"RET={task.dsn.ret}")
+            if task.dsn.envid:
+                params.append(f"ENVID={xtext(task.dsn.envid)}")
+            if task.dsn.notify:
+                rcpt_params.append("NOTIFY=" + ",".join(task.dsn.notify))
+        self._rcpt_params = rcpt_params
         mail = " ".join([f"MAIL FROM:<{task.mail_from}>", *params])
         pipelined = ext.has("PIPELINING")
         self._tx = _Transaction(pipelined=pipelined)
@@ -410,10 +446,16 @@ class ClientMachine:
             # RFC 2920 §3.1: MAIL, every RCPT and DATA as one group; DATA ends it.
             self._command(mail, "mail")
             for rcpt in task.rcpt_to:
-                self._command(f"RCPT TO:<{rcpt}>", "rcpt", rcpt)
+                self._command(self._rcpt_command(rcpt), "rcpt", rcpt)
             self._command("DATA", "data")
         else:
             self._command(mail, "mail")
+
+    def _rcpt_command(self, rcpt: str) -> str:
+        params = list(self._rcpt_params)
+        if params:  # with NOTIFY, say who the recipient originally was (RFC 3461 §4.2)
+            params.append(f"ORCPT=rfc822;{xtext(rcpt)}")
+        return " ".join([f"RCPT TO:<{rcpt}>", *params])
 
     def _on_mail(self, reply: Reply, pending: _Pending) -> None:
         tx = self._tx
@@ -424,7 +466,7 @@ class ClientMachine:
         if reply.klass != 2:
             self._end_transaction()
             return
-        self._command(f"RCPT TO:<{self.task.rcpt_to[0]}>", "rcpt", self.task.rcpt_to[0])
+        self._command(self._rcpt_command(self.task.rcpt_to[0]), "rcpt", self.task.rcpt_to[0])
 
     def _on_rcpt(self, reply: Reply, pending: _Pending) -> None:
         tx = self._tx
@@ -436,7 +478,7 @@ class ClientMachine:
         done = len(tx.rcpt)
         if done < len(self.task.rcpt_to):
             rcpt = self.task.rcpt_to[done]
-            self._command(f"RCPT TO:<{rcpt}>", "rcpt", rcpt)
+            self._command(self._rcpt_command(rcpt), "rcpt", rcpt)
         elif tx.accepted:
             self._command("DATA", "data")
         else:

@@ -10,17 +10,26 @@ from harness.protocol.auth import (
     cram_md5_response,
     decode_base64,
     decode_plain,
+    decode_xoauth2,
     login_response,
     plain_response,
+    xoauth2_response,
 )
 from harness.protocol.commands import Command, CommandParser, PathArgument, parse_path_argument
 from harness.protocol.data import dot_stuff, dot_unstuff, encode_data, to_crlf
 from harness.protocol.ehlo import Extensions
-from harness.protocol.events import NEED_DATA, ConnectionClosed, DataReceived, NeedData
+from harness.protocol.events import (
+    NEED_DATA,
+    ChunkReceived,
+    ConnectionClosed,
+    DataReceived,
+    NeedData,
+)
 from harness.protocol.replies import Reply, ReplyParser
 
 __all__ = [
     "NEED_DATA",
+    "ChunkReceived",
     "Command",
     "CommandParser",
     "ConnectionClosed",
@@ -34,6 +43,7 @@ __all__ = [
     "cram_md5_response",
     "decode_base64",
     "decode_plain",
+    "decode_xoauth2",
     "dot_stuff",
     "dot_unstuff",
     "encode_data",
@@ -41,4 +51,5 @@ __all__ = [
     "parse_path_argument",
     "plain_response",
     "to_crlf",
+    "xoauth2_response",
 ]

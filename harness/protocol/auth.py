@@ -14,8 +14,10 @@ __all__ = [
     "cram_md5_response",
     "decode_base64",
     "decode_plain",
+    "decode_xoauth2",
     "login_response",
     "plain_response",
+    "xoauth2_response",
 ]
 
 
@@ -68,3 +70,28 @@ def cram_md5_digest(password: str, challenge: bytes) -> str:
 def cram_md5_response(username: str, password: str, challenge: bytes) -> bytes:
     """base64(``user SP digest``) for a decoded CRAM-MD5 challenge."""
     return _b64(f"{username} {cram_md5_digest(password, challenge)}".encode())
+
+
+def xoauth2_response(username: str, token: str) -> bytes:
+    """base64(``user=U ^A auth=Bearer T ^A ^A``): Google's and Microsoft's XOAUTH2 format."""
+    return _b64(f"user={username}\x01auth=Bearer {token}\x01\x01".encode())
+
+
+def decode_xoauth2(text: bytes) -> tuple[str, str]:
+    """Decode an XOAUTH2 response into ``(user, token)``.
+
+    Raises:
+        RemoteProtocolError: not base64, or not ``user=...^Aauth=Bearer ...^A^A``.
+    """
+    raw = decode_base64(text).decode("utf-8", "replace")
+    if not raw.endswith("\x01\x01"):
+        raise RemoteProtocolError(
+            f"XOAUTH2 response must end with two ^A (\\x01) characters: {raw!r}"
+        )
+    fields = dict(f.partition("=")[::2] for f in raw[:-2].split("\x01"))
+    token = fields.get("auth", "")
+    if set(fields) != {"user", "auth"} or not token.startswith("Bearer "):
+        raise RemoteProtocolError(
+            f"XOAUTH2 response must be user=...^Aauth=Bearer ...^A^A: {raw!r}"
+        )
+    return fields["user"], token[len("Bearer ") :]

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 
 from harness.errors import LocalProtocolError, RemoteProtocolError
 from harness.protocol.buffer import DEFAULT_MAX_LINE, LineBuffer
-from harness.protocol.events import NEED_DATA, ConnectionClosed, DataReceived, NeedData
+from harness.protocol.events import (
+    NEED_DATA,
+    ChunkReceived,
+    ConnectionClosed,
+    DataReceived,
+    NeedData,
+)
 
 __all__ = ["DEFAULT_MAX_DATA", "Command", "CommandParser", "PathArgument", "parse_path_argument"]
 
@@ -65,6 +71,7 @@ class Command:
         return self.line + b"\r\n"
 
 
+_BDAT = re.compile(r"(\d{1,10})(?: (LAST))?", re.IGNORECASE)
 _PARAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*(=[\x21-\x3c\x3e-\x7e\x80-\U0010ffff]+)?\Z")
 
 
@@ -146,6 +153,7 @@ class CommandParser:
         self._max_data = max_data
         self._in_data = False
         self._scan_from = 0
+        self._chunk: tuple[int, bool] | None = None  # (octets still to read, LAST) after a BDAT
         self._error: RemoteProtocolError | None = None
 
     def receive_data(self, data: bytes) -> None:
@@ -166,7 +174,7 @@ class CommandParser:
         """Bytes received and not yet handed out as an event."""
         return self._buffer.peek()
 
-    def next_event(self) -> Command | DataReceived | ConnectionClosed | NeedData:
+    def next_event(self) -> Command | DataReceived | ChunkReceived | ConnectionClosed | NeedData:
         """Return the next event, or NEED_DATA.
 
         Raises:
@@ -176,6 +184,8 @@ class CommandParser:
         if self._error is not None:
             raise self._error
         try:
+            if self._chunk is not None:
+                return self._chunk_event()
             return self._data_event() if self._in_data else self._line_event()
         except RemoteProtocolError as exc:
             self._error = exc
@@ -184,13 +194,36 @@ class CommandParser:
     def _line_event(self) -> Command | ConnectionClosed | NeedData:
         line = self._buffer.pop_line()
         if line is not None:
-            return Command(line=line)
+            command = Command(line=line)
+            if command.verb == "BDAT":
+                # RFC 3030 §2: "BDAT" SP chunk-size [SP "LAST"]; the chunk's octets follow at once.
+                m = _BDAT.fullmatch(command.argument)
+                if m is not None:
+                    size = int(m.group(1))
+                    if size > self._max_data:
+                        raise RemoteProtocolError(
+                            f"BDAT chunk of {size} octets exceeds the limit of {self._max_data}"
+                        )
+                    self._chunk = (size, m.group(2) is not None)
+            return command
         if self._buffer.eof:
             if len(self._buffer):
                 raise RemoteProtocolError(
                     "connection closed in the middle of a command: " + repr(self.pending[:80])
                 )
             return ConnectionClosed()
+        return NEED_DATA
+
+    def _chunk_event(self) -> ChunkReceived | NeedData:
+        assert self._chunk is not None
+        size, last = self._chunk
+        if len(self._buffer) >= size:
+            self._chunk = None
+            return ChunkReceived(data=self._buffer.take(size), last=last)
+        if self._buffer.eof:
+            raise RemoteProtocolError(
+                f"connection closed inside a BDAT chunk after {len(self._buffer)} of {size} octets"
+            )
         return NEED_DATA
 
     def _data_event(self) -> DataReceived | NeedData:

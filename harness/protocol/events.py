@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["NEED_DATA", "ConnectionClosed", "DataReceived", "NeedData"]
+__all__ = ["NEED_DATA", "ChunkReceived", "ConnectionClosed", "DataReceived", "NeedData"]
 
 
 class NeedData(enum.Enum):
@@ -33,3 +33,16 @@ class DataReceived:
     """
 
     wire: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChunkReceived:
+    """The octets of one BDAT chunk (RFC 3030 §2), exactly as sent: no dot-stuffing applies.
+
+    Attributes:
+        data: the chunk.
+        last: the BDAT command said LAST.
+    """
+
+    data: bytes
+    last: bool

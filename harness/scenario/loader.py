@@ -25,6 +25,7 @@ from harness.scenario.model import (
     CodePattern,
     Credentials,
     Delay,
+    DsnRequest,
     Expectation,
     Limits,
     Operation,
@@ -57,7 +58,7 @@ _TOP_KEYS = {
     "exchange",
 }
 _DATA_COMPARE = ("exact", "content", "any")
-_CLIENT_MATCHERS = ("match", "regex", "data")
+_CLIENT_MATCHERS = ("match", "regex", "data", "bdat")
 
 
 # --- sections --------------------------------------------------------------------------------
@@ -67,22 +68,27 @@ def _client(r: NodeReader, node: yaml.Node) -> ClientTask:
     keys = r.mapping(
         node,
         "client",
-        ("mail_from", "rcpt_to", "message", "tls", "auth", "ehlo_name", "operations"),
+        ("mail_from", "rcpt_to", "message", "tls", "auth", "ehlo_name", "operations", "dsn"),
     )
     auth = None
     if "auth" in keys:
         a = r.mapping(
             keys["auth"],
             "client.auth",
-            ("username", "password", "mechanisms"),
-            required=("username", "password"),
+            ("username", "password", "token", "mechanisms"),
+            required=("username",),
         )
+        if "password" not in a and "token" not in a:
+            raise r.error(
+                keys["auth"], "client.auth", "needs a password, a token (for XOAUTH2), or both"
+            )
         auth = Credentials(
             username=r.string(a["username"], "client.auth.username", allow_numbers=True),
-            password=r.string(a["password"], "client.auth.password", allow_numbers=True),
-            mechanisms=tuple(
-                m.upper() for m in r.strings(a["mechanisms"], "client.auth.mechanisms")
-            )
+            password=r.string(a["password"], "client.auth.password", allow_numbers=True)
+            if "password" in a
+            else "",
+            token=r.string(a["token"], "client.auth.token") if "token" in a else "",
+            mechanisms=_mechanisms(r, a["mechanisms"], "client.auth.mechanisms")
             if "mechanisms" in a
             else (),
         )
@@ -101,9 +107,33 @@ def _client(r: NodeReader, node: yaml.Node) -> ClientTask:
         else TlsMode.NONE,
         auth=auth,
         ehlo_name=r.string(keys["ehlo_name"], "client.ehlo_name") if "ehlo_name" in keys else None,
+        dsn=_dsn(r, keys["dsn"]) if "dsn" in keys else None,
         operations=_operations(r, keys["operations"])
         if "operations" in keys
         else (Operation(kind="send"),),
+    )
+
+
+def _dsn(r: NodeReader, node: yaml.Node) -> DsnRequest:
+    keys = r.mapping(node, "client.dsn", ("notify", "ret", "envid"))
+    notify = (
+        tuple(n.upper() for n in r.strings(keys["notify"], "client.dsn.notify"))
+        if "notify" in keys
+        else ()
+    )
+    for name in notify:
+        if name not in ("NEVER", "SUCCESS", "FAILURE", "DELAY"):
+            raise r.error(
+                keys["notify"],
+                "client.dsn.notify",
+                f"{name!r} is not one of: NEVER, SUCCESS, FAILURE, DELAY",
+            )
+    return DsnRequest(
+        notify=notify,
+        ret=r.choice(keys["ret"], "client.dsn.ret", ("FULL", "HDRS")) if "ret" in keys else "",
+        envid=r.string(keys["envid"], "client.dsn.envid", allow_numbers=True)
+        if "envid" in keys
+        else "",
     )
 
 
@@ -286,10 +316,10 @@ def _client_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> Clien
             ) from None
     if kind == "match":
         _check_pattern(r, keys["match"], f"{field}.match", expected)
-    if "absent" in keys and kind != "data":
-        raise r.error(keys["absent"], f"{field}.absent", "absent applies only to `data`")
-    if "compare" in keys and kind != "data":
-        raise r.error(keys["compare"], f"{field}.compare", "compare applies only to `data`")
+    if "absent" in keys and kind not in ("data", "bdat"):
+        raise r.error(keys["absent"], f"{field}.absent", "absent applies only to `data` and `bdat`")
+    if "compare" in keys and kind not in ("data", "bdat"):
+        raise r.error(keys["compare"], f"{field}.compare", "compare applies only to `data` and `bdat`")
     return ClientStep(
         kind=kind,
         expected=expected,
@@ -302,7 +332,12 @@ def _client_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> Clien
     )
 
 
-AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")  # the ones whose answers the harness can check
+AUTH_MECHANISMS = (
+    "PLAIN",
+    "LOGIN",
+    "CRAM-MD5",
+    "XOAUTH2",
+)  # the ones whose answers the harness can check
 
 
 def _mechanisms(r: NodeReader, node: yaml.Node, field: str) -> tuple[str, ...]:
@@ -318,7 +353,7 @@ def _mechanisms(r: NodeReader, node: yaml.Node, field: str) -> tuple[str, ...]:
 def _auth_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> AuthStep:
     if isinstance(node, yaml.ScalarNode):
         return AuthStep(mechanisms=_mechanisms(r, node, field), line=line)
-    keys = r.mapping(node, field, ("mechanism", "prompts", "reply", "reject", "optional"))
+    keys = r.mapping(node, field, ("mechanism", "prompts", "reply", "reject", "error", "optional"))
     mechanisms = (
         _mechanisms(r, keys["mechanism"], f"{field}.mechanism") if "mechanism" in keys else ()
     )
@@ -349,6 +384,7 @@ def _auth_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> AuthSte
         else None,
         reply=reply("reply") if "reply" in keys else AuthStep().reply,
         reject=reply("reject") if "reject" in keys else None,
+        error=r.string(keys["error"], f"{field}.error").encode() if "error" in keys else None,
         optional=r.boolean(keys["optional"], f"{field}.optional") if "optional" in keys else False,
         line=line,
     )

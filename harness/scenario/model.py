@@ -19,6 +19,7 @@ __all__ = [
     "CodePattern",
     "Credentials",
     "Delay",
+    "DsnRequest",
     "Expectation",
     "Limits",
     "Operation",
@@ -70,8 +71,18 @@ class CodePattern:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Credentials:
     username: str
-    password: str
+    password: str = ""
+    token: str = ""  # an OAuth 2.0 bearer token, for XOAUTH2
     mechanisms: tuple[str, ...] = ()  # preference order; empty = the client's choice
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DsnRequest:
+    """Delivery status notifications the client is asked to request (RFC 3461), if it can."""
+
+    notify: tuple[str, ...] = ()  # NEVER, or some of SUCCESS, FAILURE, DELAY
+    ret: str = ""  # FULL or HDRS
+    envid: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +106,7 @@ class ClientTask:
     auth: Credentials | None = None
     ehlo_name: str | None = None
     operations: tuple[Operation, ...] = (Operation(kind="send"),)
+    dsn: DsnRequest | None = None
 
     @property
     def sends(self) -> bool:
@@ -152,7 +164,8 @@ class ClientStep:
     """What the client must send next.
 
     Attributes:
-        kind: the matcher: ``match`` (pattern), ``regex``, or ``data``.
+        kind: the matcher: ``match`` (pattern), ``regex``, ``data`` or ``bdat`` (the message sent
+            in one or more BDAT chunks, RFC 3030).
         expected: the pattern or regex; for ``data``, the word ``message``.
         compare: for ``data``: ``exact``, ``content`` or ``any``.
         absent: for ``data``: strings that must not appear anywhere in the data (e.g. a BCC
@@ -170,6 +183,8 @@ class ClientStep:
     def describe(self) -> str:
         if self.kind == "data":
             return f"<DATA content: the message, compare={self.compare}>"
+        if self.kind == "bdat":
+            return f"<BDAT chunks: the message, compare={self.compare}>"
         if self.kind == "regex":
             return f"/{self.expected}/"
         return self.expected
@@ -183,6 +198,7 @@ class AuthStep:
     prompts: tuple[bytes, ...] | None = None  # challenge lines sent (None = per-mechanism default)
     reply: bytes = b"235 2.7.0 Authentication successful\r\n"
     reject: bytes | None = None  # answer the AUTH command at once with this
+    error: bytes | None = None  # XOAUTH2: the JSON error sent in a 334 before ``reply``
     optional: bool = False
     line: int = 0
 

@@ -354,7 +354,7 @@ ERRORS = [
     pytest.param(
         step("- client: {match: QUIT, optinal: true}"),
         "s.yaml:7: exchange[1].client.optinal: unknown key 'optinal'; "
-        "expected one of: absent, compare, data, match, optional, regex",
+        "expected one of: absent, bdat, compare, data, match, optional, regex",
         id="unknown-key-in-client-step",
     ),
     pytest.param(
@@ -426,7 +426,7 @@ ERRORS = [
     ),
     pytest.param(
         step("- client: {match: DATA, compare: exact}"),
-        "s.yaml:7: exchange[1].client.compare: compare applies only to `data`",
+        "s.yaml:7: exchange[1].client.compare: compare applies only to `data` and `bdat`",
         id="compare-on-non-data",
     ),
     pytest.param(
