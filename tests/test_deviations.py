@@ -284,7 +284,6 @@ def test_builtin_list(path: Path, corpus_ids: set[str]) -> None:
     assert builtin_deviations_path(client) == path
     loaded = load_deviations(path, client=client)  # raises if the file names another client
     assert client in available_adapters()
-    assert loaded, "an empty list needs no file"
     unknown = sorted(set(loaded) - corpus_ids)
     assert not unknown, f"{path} lists scenarios that are not in the corpus: {unknown}"
     for sid, deviation in loaded.items():
