@@ -627,7 +627,9 @@ class Playback:
                     line=dialogue.step.line,
                     expected=f"an answer to the {dialogue.mechanism} prompt",
                     actual="*",
-                    hint="RFC 4954 §4: '*' cancels the exchange",
+                    hint="R-XOAUTH2-2: after the error challenge the client must send an empty line, not '*'"
+                    if dialogue.error_sent
+                    else "RFC 4954 §4: '*' cancels the exchange",
                 )
             )
         dialogue.answers.append(command.line)

@@ -252,7 +252,7 @@ def _match_bdat(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
         return Mismatch(field="verb", expected="BDAT <size> [LAST]", actual=shown)
     if ctx.extensions is None or not ctx.extensions.has("CHUNKING"):
         return Mismatch(
-            field="verb",
+            field="extension",
             expected="BDAT only after CHUNKING was advertised",
             actual=actual.text,
             hint="RFC 3030 §2 (R-BDAT-1)",

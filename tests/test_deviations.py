@@ -53,7 +53,9 @@ def scenario(scenario_id: str) -> Scenario:
 
 
 def result(scenario_id: str, verdict: Verdict, message: str = "") -> Result:
-    return Result(scenario=scenario(scenario_id), client="reference", verdict=verdict, message=message)
+    return Result(
+        scenario=scenario(scenario_id), client="reference", verdict=verdict, message=message
+    )
 
 
 # --- load_deviations: valid ------------------------------------------------------------------
@@ -134,7 +136,10 @@ deviations:
     ("text", "client", "expected"),
     [
         pytest.param(
-            MISSING_TRIGGER, None, "3: deviations[0].trigger: required key is missing", id="missing-key"
+            MISSING_TRIGGER,
+            None,
+            "3: deviations[0].trigger: required key is missing",
+            id="missing-key",
         ),
         pytest.param(
             "deviations: []\n", None, "1: client: required key is missing", id="missing-client"
@@ -143,7 +148,10 @@ deviations:
             "client: reference\n", None, "1: deviations: required key is missing", id="missing-list"
         ),
         pytest.param(
-            VALID, "smtplib", "1: client: this file is for 'reference', not 'smtplib'", id="wrong-client"
+            VALID,
+            "smtplib",
+            "1: client: this file is for 'reference', not 'smtplib'",
+            id="wrong-client",
         ),
         pytest.param(
             LISTED_TWICE, None, "7: deviations[1].scenario: 'one.fails' is listed twice", id="twice"
@@ -156,7 +164,10 @@ deviations:
             id="unknown-key",
         ),
         pytest.param(
-            NUMBER_RULE, None, "4: deviations[0].rule: expected a string, got int 6", id="not-a-string"
+            NUMBER_RULE,
+            None,
+            "4: deviations[0].rule: expected a string, got int 6",
+            id="not-a-string",
         ),
     ],
 )

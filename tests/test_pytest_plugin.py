@@ -215,7 +215,9 @@ def test_two_clients_give_two_items(scratch: pytest.Pytester) -> None:
 
 
 @pytest.mark.parametrize("tb", [None, "native"])
-def test_failing_scenario_shows_the_transcript_diff(scratch: pytest.Pytester, tb: str | None) -> None:
+def test_failing_scenario_shows_the_transcript_diff(
+    scratch: pytest.Pytester, tb: str | None
+) -> None:
     path = write(scratch, "wants-noop.yaml", WANTS_NOOP)
     result = run(scratch, "--smtp-client=reference", *([f"--tb={tb}"] if tb else []))
     out = result.stdout.str() + result.stderr.str()
@@ -247,9 +249,9 @@ def test_broken_scenario_is_a_collection_error(scratch: pytest.Pytester) -> None
     assert result.ret == pytest.ExitCode.INTERRUPTED, out
     result.assert_outcomes(errors=1)
     assert "ERROR collecting sub/bad.yaml" in out
-    assert (
-        f"{bad}:4: expect.outcome: 'sent' is not one of: delivered, failed, completed" in out
-    ), out
+    assert f"{bad}:4: expect.outcome: 'sent' is not one of: delivered, failed, completed" in out, (
+        out
+    )
 
 
 # --- known deviations ------------------------------------------------------------------------
@@ -312,7 +314,11 @@ def test_deviations_file_applies_only_to_its_client_in_a_matrix(
     write(scratch, "wants-noop.yaml", WANTS_NOOP)
     dev = deviations_file(scratch, "reference", "plugin.expects-noop")
     result = run(
-        scratch, "--smtp-client=reference", "--smtp-client=smtplib", f"--smtp-deviations={dev}", "-v"
+        scratch,
+        "--smtp-client=reference",
+        "--smtp-client=smtplib",
+        f"--smtp-deviations={dev}",
+        "-v",
     )
     result.assert_outcomes(xfailed=1, failed=1)
     assert verbose_outcomes(result, "reference") == {"plugin.expects-noop": "XFAIL"}
@@ -397,9 +403,7 @@ def test_same_verdicts_as_smtp_harness_run(
     summary = result.parseoutcomes()
     summary.pop("warnings", None)
     summary.pop("warning", None)
-    expected_summary = {
-        _SUMMARY_WORD[v]: n for v, n in counts.items() if v in _SUMMARY_WORD and n
-    }
+    expected_summary = {_SUMMARY_WORD[v]: n for v, n in counts.items() if v in _SUMMARY_WORD and n}
     if bad := sum(n for v, n in counts.items() if v not in _SUMMARY_WORD):
         expected_summary["failed"] = bad
     assert summary == expected_summary, result.stdout.str()
@@ -580,4 +584,3 @@ def test_smtp_tls_ca_path_exists_during_the_test(scratch: pytest.Pytester) -> No
     ca_path = record.read_text()
     assert ca_path
     assert not os.path.exists(ca_path), "the CA file outlived the session"
-

@@ -319,7 +319,9 @@ def _client_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> Clien
     if "absent" in keys and kind not in ("data", "bdat"):
         raise r.error(keys["absent"], f"{field}.absent", "absent applies only to `data` and `bdat`")
     if "compare" in keys and kind not in ("data", "bdat"):
-        raise r.error(keys["compare"], f"{field}.compare", "compare applies only to `data` and `bdat`")
+        raise r.error(
+            keys["compare"], f"{field}.compare", "compare applies only to `data` and `bdat`"
+        )
     return ClientStep(
         kind=kind,
         expected=expected,
