@@ -284,6 +284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ScenarioError, AdapterError) as exc:
         print(f"smtp-harness: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # e.g. piped into `head`: stop quietly
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

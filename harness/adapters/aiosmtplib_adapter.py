@@ -59,7 +59,9 @@ class AiosmtplibAdapter:
                     await client.ehlo()  # after STARTTLS the old extensions are gone
                 offered = [m.upper() for m in client.supported_auth_methods]
                 preferred = [m for m in task.auth.mechanisms if m in offered]
-                if preferred:
+                if task.auth.token and ("XOAUTH2" in preferred[:1] or not task.auth.password):
+                    await client.auth_xoauth2(task.auth.username, task.auth.token)
+                elif preferred:
                     method = getattr(client, "auth_" + preferred[0].lower().replace("-", ""))
                     await method(task.auth.username, task.auth.password)
                 else:

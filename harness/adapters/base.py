@@ -50,12 +50,13 @@ class Capabilities:
     """What an adapter can be asked to do; a scenario needing more is skipped, never passed."""
 
     tls_modes: frozenset[TlsMode] = frozenset(TlsMode)
-    auth_mechanisms: frozenset[str] = frozenset({"PLAIN", "LOGIN", "CRAM-MD5"})
+    auth_mechanisms: frozenset[str] = frozenset({"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"})
     operations: frozenset[str] = frozenset({"send", "vrfy", "expn", "noop", "help", "rset"})
     reports_codes: bool = True  # the outcome carries reply codes that scenarios may check
     # False: the client will not send a password over a connection without TLS unless it is told
     # which mechanism to use (msmtp's policy, which RFC 4954 §4 and RFC 8314 encourage).
     auth_without_tls: bool = True
+    dsn: bool = True  # can be asked to request delivery status notifications (RFC 3461)
 
 
 @runtime_checkable
@@ -116,8 +117,18 @@ def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None
     auth = task.auth
     if auth is not None and task.tls is TlsMode.NONE and not caps.auth_without_tls:
         named = set(auth.mechanisms) & caps.auth_mechanisms
-        if not named:
+        oauth_only = bool(auth.token) and not auth.password  # XOAUTH2 is then named implicitly
+        if not named and not oauth_only:
             return f"{adapter.name} will not send a password without TLS unless told the mechanism (its policy)"
+    if (
+        auth is not None
+        and auth.token
+        and not auth.password
+        and "XOAUTH2" not in caps.auth_mechanisms
+    ):
+        return f"{adapter.name} cannot authenticate with an OAuth token (XOAUTH2)"
+    if task.dsn is not None and not caps.dsn:
+        return f"{adapter.name} cannot be asked to request delivery status notifications"
     for op in task.operations:
         if op.kind not in caps.operations:
             return f"{adapter.name} cannot perform the operation {op.kind}"

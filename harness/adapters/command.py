@@ -39,6 +39,8 @@ PLACEHOLDERS = (
     "message_file",
     "ca_file",
     "ehlo_name",
+    "token",
+    "token_file",
 )
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _BUILTIN = Path(__file__).parent / "clients"
@@ -103,7 +105,7 @@ class CommandConfig:
         )
         tls = _arg_table(r, keys["tls"], "tls", [m.value for m in TlsMode])
         auth = (
-            _arg_table(r, keys["auth"], "auth", ["any", "PLAIN", "LOGIN", "CRAM-MD5"])
+            _arg_table(r, keys["auth"], "auth", ["any", "PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"])
             if "auth" in keys
             else {}
         )
@@ -217,6 +219,7 @@ class CommandAdapter:
             operations=frozenset({"send"}),
             reports_codes=config.code_pattern is not None,
             auth_without_tls=config.auth_without_tls,
+            dsn=False,
         )
 
     @classmethod
@@ -233,7 +236,9 @@ class CommandAdapter:
 
         argv = [c.program, *fill(c.args), *fill(c.tls[task.tls.value])]
         if task.auth is not None:
-            chosen = next((m for m in task.auth.mechanisms if m in c.auth), "any")
+            oauth_only = task.auth.token and not task.auth.password
+            default = "XOAUTH2" if oauth_only else "any"
+            chosen = next((m for m in task.auth.mechanisms if m in c.auth), default)
             if chosen not in c.auth:
                 raise AdapterError(f"{c.name}: the config has no auth arguments for {chosen}")
             argv += fill(c.auth[chosen])
@@ -254,6 +259,8 @@ class CommandAdapter:
             message_file.write_bytes(task.message)
             password_file = Path(tmp, "password")
             password_file.write_text(task.auth.password if task.auth else "")
+            token_file = Path(tmp, "token")
+            token_file.write_text(task.auth.token if task.auth else "")
             values = {
                 "host": target.host,
                 "port": str(target.port),
@@ -262,6 +269,8 @@ class CommandAdapter:
                 "username": task.auth.username if task.auth else "",
                 "password": task.auth.password if task.auth else "",
                 "password_file": str(password_file),
+                "token": task.auth.token if task.auth else "",
+                "token_file": str(token_file),
                 "message_file": str(message_file),
                 "ca_file": target.ca_file,
                 "ehlo_name": task.ehlo_name or "localhost",

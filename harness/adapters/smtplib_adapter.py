@@ -65,7 +65,13 @@ class SmtplibAdapter:
             if task.auth is not None:
                 offered = client.esmtp_features.get("auth", "").upper().split()
                 preferred = [m for m in task.auth.mechanisms if m in offered]
-                if preferred:  # the task names a mechanism: use smtplib's own encoder for it
+                if task.auth.token and ("XOAUTH2" in preferred[:1] or not task.auth.password):
+                    # smtplib has no XOAUTH2 encoder; the documented way is auth() with a callable.
+                    creds = f"user={task.auth.username}\x01auth=Bearer {task.auth.token}\x01\x01"
+                    client.auth(
+                        "XOAUTH2", lambda challenge=None: creds if challenge is None else ""
+                    )
+                elif preferred:  # the task names a mechanism: use smtplib's own encoder for it
                     client.user, client.password = task.auth.username, task.auth.password
                     encoder = getattr(client, "auth_" + preferred[0].lower().replace("-", "_"))
                     client.auth(preferred[0], encoder)
@@ -76,7 +82,14 @@ class SmtplibAdapter:
                     if failure is not None:
                         client.rset()
                     try:
-                        refused = client.sendmail(task.mail_from, list(task.rcpt_to), task.message)
+                        mail_options, rcpt_options = _dsn_options(task)
+                        refused = client.sendmail(
+                            task.mail_from,
+                            list(task.rcpt_to),
+                            task.message,
+                            mail_options,
+                            rcpt_options,
+                        )
                         recipients.update({r: 250 for r in task.rcpt_to if r not in refused})
                         recipients.update({r: code for r, (code, _) in refused.items()})
                     except smtplib.SMTPRecipientsRefused as exc:
@@ -112,3 +125,15 @@ class SmtplibAdapter:
             recipients=recipients,
             replies=tuple(replies) if replies or not sends else None,
         )
+
+
+def _dsn_options(task: ClientTask) -> tuple[list[str], list[str]]:
+    """DSN parameters the way an application passes them to sendmail() (smtplib adds them
+    whenever the session is ESMTP; it does not check that DSN was advertised)."""
+    if task.dsn is None:
+        return [], []
+    mail = ([f"RET={task.dsn.ret}"] if task.dsn.ret else []) + (
+        [f"ENVID={task.dsn.envid}"] if task.dsn.envid else []
+    )
+    rcpt = ["NOTIFY=" + ",".join(task.dsn.notify)] if task.dsn.notify else []
+    return mail, rcpt
