@@ -133,6 +133,16 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return EXIT_FAILED if bad else EXIT_OK
 
 
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from harness.coverage import compute_coverage, format_coverage_markdown, format_coverage_text
+
+    coverage = compute_coverage(_select(args.paths, None))
+    print(format_coverage_text(coverage))
+    if args.markdown:
+        Path(args.markdown).write_text(format_coverage_markdown(coverage))
+    return EXIT_OK
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     count, errors = 0, 0
     for path in iter_scenario_files(args.paths):
@@ -261,6 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--once", action="store_true", help="exit after the first session")
     serve.set_defaults(func=cmd_serve)
+
+    coverage = sub.add_parser(
+        "coverage", help="which rule ids (R-...) and client bugs (Q#...) the scenarios cover"
+    )
+    coverage.add_argument(
+        "paths", nargs="*", help="scenario files or directories (default: the built-in corpus)"
+    )
+    coverage.add_argument("--markdown", metavar="FILE", help="also write the report as Markdown")
+    coverage.set_defaults(func=cmd_coverage)
 
     validate = sub.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("paths", nargs="+")
