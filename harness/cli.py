@@ -72,8 +72,9 @@ def _run_one_client(
     client: str,
     deviation_files: Sequence[str],
     show: Callable[[Result], None],
+    jobs: int | None = None,
 ) -> list[Result]:
-    from harness.runner import run_scenarios  # imports the servers: only when running
+    from harness.runner import default_jobs, run_scenarios  # imports the servers: only when running
 
     adapter = load_adapter(client)
     deviations = deviations_for(adapter.name, deviation_files)
@@ -81,13 +82,19 @@ def _run_one_client(
     def judged(result: Result) -> None:
         show(apply_deviations(result, deviations))
 
-    return asyncio.run(run_scenarios(scenarios, adapter, on_result=judged))
+    return asyncio.run(
+        run_scenarios(scenarios, adapter, jobs=jobs or default_jobs(), on_result=judged)
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     scenarios = _select(args.paths, args.keyword)
     results = _run_one_client(
-        scenarios, args.client, args.deviations, lambda r: print(format_result_line(r), flush=True)
+        scenarios,
+        args.client,
+        args.deviations,
+        lambda r: print(format_result_line(r), flush=True),
+        args.jobs,
     )
     bad = [r for r in results if r.verdict in BAD_VERDICTS]
     for result in bad:
@@ -122,7 +129,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         print(
             f"running {len(scenarios)} scenarios against {client} ...", file=sys.stderr, flush=True
         )
-        results = _run_one_client(scenarios, client, args.deviations, lambda r: None)
+        results = _run_one_client(scenarios, client, args.deviations, lambda r: None, args.jobs)
         columns[results[0].client if results else client] = {r.scenario.id: r for r in results}
     print(format_matrix_text(scenarios, columns))
     if args.markdown:
@@ -241,6 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--report-json", metavar="FILE", help="write every result as JSON")
     run.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=None,
+        metavar="N",
+        help="scenarios run at once, each on its own port (default: 4 per core; 1 = serial)",
+    )
+    run.add_argument(
         "--deviations",
         action="append",
         default=[],
@@ -260,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     matrix.add_argument("-k", dest="keyword")
     matrix.add_argument("--deviations", action="append", default=[], metavar="FILE")
+    matrix.add_argument("--jobs", "-j", type=int, default=None, metavar="N")
     matrix.add_argument("--markdown", metavar="FILE", help="also write the matrix as Markdown")
     matrix.add_argument("--html", metavar="FILE", help="also write the matrix as HTML")
     matrix.set_defaults(func=cmd_matrix)

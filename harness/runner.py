@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterable
 
@@ -15,7 +16,7 @@ from harness.results import Result, Verdict
 from harness.scenario.model import Outcome, Scenario
 from harness.transcript import Transcript
 
-__all__ = ["judge", "run_scenario", "run_scenarios"]
+__all__ = ["default_jobs", "judge", "run_scenario", "run_scenarios"]
 
 # After the client is done, how long the server may take to see the connection end.
 SESSION_GRACE = 1.0
@@ -176,18 +177,40 @@ def judge(
     return result(Verdict.PASS)
 
 
+def default_jobs() -> int:
+    """Scenarios mostly wait (on deadlines, delays, other processes), so run a few per core."""
+    return max(2, 4 * (os.cpu_count() or 1))
+
+
 async def run_scenarios(
     scenarios: Iterable[Scenario],
     adapter: ClientAdapter,
     *,
+    jobs: int = 1,
     on_result: Callable[[Result], None] | None = None,
 ) -> list[Result]:
-    """Run scenarios one after another with one adapter, calling ``on_result`` as each ends."""
+    """Run scenarios with one adapter, up to ``jobs`` at a time, each on its own port.
+
+    Results come back in the order of ``scenarios``; ``on_result`` is called in that order too,
+    as soon as a result and all before it are done, so output is the same as a serial run.
+    """
     tls = TlsMaterial.shared()
+    todo = list(scenarios)
+    gate = asyncio.Semaphore(max(1, jobs))
+
+    async def one(scenario: Scenario) -> Result:
+        async with gate:
+            return await run_scenario(scenario, adapter, tls=tls)
+
+    tasks = [asyncio.ensure_future(one(s)) for s in todo]
     results = []
-    for scenario in scenarios:
-        result = await run_scenario(scenario, adapter, tls=tls)
-        if on_result is not None:
-            on_result(result)
-        results.append(result)
+    try:
+        for task in tasks:
+            result = await task
+            if on_result is not None:
+                on_result(result)
+            results.append(result)
+    finally:
+        for task in tasks:
+            task.cancel()
     return results
