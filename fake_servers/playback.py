@@ -326,6 +326,10 @@ class Playback:
         message = "the client closed the connection before the script ended"
         return self._fail(self._failure_here("closed", message), send_abort=False)
 
+    def end_here(self) -> None:
+        """The session ends at this point by the script's leave (e.g. a refused TLS upgrade)."""
+        self.finished = True
+
     def on_timeout(self, seconds: float) -> list[Action]:
         message = f"the client sent nothing for {seconds:g} s"
         return self._fail(self._failure_here("timeout", message, actual="(silence)"))

@@ -194,7 +194,13 @@ class _Connection:
             try:
                 event = self.parser.next_event()
             except RemoteProtocolError as exc:
-                await self._perform(self.playback.on_error("protocol", str(exc)))
+                if self.parser.eof and self.parser.in_body:
+                    # The client gave up on the message by closing: abortive, but no rule forbids
+                    # it, so it passes where the rest of the script is optional.
+                    self.note(f"the client closed the connection inside the message ({exc})")
+                    await self._perform(self.playback.on_close())
+                else:
+                    await self._perform(self.playback.on_error("protocol", str(exc)))
                 return
             if isinstance(event, NeedData):
                 return
@@ -230,7 +236,7 @@ class _Connection:
                         )
                     )
                     return
-                if not await self._start_tls("STARTTLS"):
+                if not await self._start_tls("STARTTLS", may_refuse=action.may_refuse):
                     return
             elif isinstance(action, Close):
                 self.closed = True
@@ -260,18 +266,27 @@ class _Connection:
                 )
                 return False
             except (ConnectionError, OSError) as exc:
-                self.playback.on_error(
-                    "closed", f"connection lost while writing: {exc!r}", send_abort=False
-                )
+                # The client closed while we were still answering (e.g. replies to a pipelined
+                # group it gave up on): judged like a close, fine if only optional steps remain.
+                self.note(f"connection lost while writing: {exc!r}")
+                self.playback.on_close()
                 self.closed = True
                 return False
         return True
 
-    async def _start_tls(self, what: str) -> bool:
+    async def _start_tls(self, what: str, *, may_refuse: bool = False) -> bool:
         ctx = self.server.tls_material.server_context()
         try:
             await self.channel.start_tls(ctx, self.read_timeout)
-        except (ssl.SSLError, ConnectionError, OSError, TimeoutError) as exc:
+        except ConnectionError as exc:
+            if not may_refuse:
+                self.playback.on_error("tls", f"{what} handshake failed: {exc!r}", send_abort=False)
+            else:  # the script allows a client to refuse TLS here by closing (tls: {may_refuse: true})
+                self.playback.end_here()
+                self.note(f"the client closed instead of starting TLS (allowed here): {exc!r}")
+            self.closed = True
+            return False
+        except (ssl.SSLError, OSError, TimeoutError) as exc:
             self.playback.on_error("tls", f"{what} handshake failed: {exc!r}", send_abort=False)
             self.closed = True
             self.note(f"{what} handshake failed: {exc!r}")

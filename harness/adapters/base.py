@@ -57,6 +57,7 @@ class Capabilities:
     # which mechanism to use (msmtp's policy, which RFC 4954 §4 and RFC 8314 encourage).
     auth_without_tls: bool = True
     dsn: bool = True  # can be asked to request delivery status notifications (RFC 3461)
+    sends_per_session: int | None = None  # most messages it sends on one connection (None: any)
 
 
 @runtime_checkable
@@ -127,6 +128,9 @@ def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None
         and "XOAUTH2" not in caps.auth_mechanisms
     ):
         return f"{adapter.name} cannot authenticate with an OAuth token (XOAUTH2)"
+    sends = sum(op.kind == "send" for op in task.operations)
+    if caps.sends_per_session is not None and sends > caps.sends_per_session:
+        return f"{adapter.name} sends at most {caps.sends_per_session} message(s) per connection"
     if task.dsn is not None and not caps.dsn:
         return f"{adapter.name} cannot be asked to request delivery status notifications"
     for op in task.operations:

@@ -220,6 +220,7 @@ class CommandAdapter:
             reports_codes=config.code_pattern is not None,
             auth_without_tls=config.auth_without_tls,
             dsn=False,
+            sends_per_session=1,  # one run of the program, one message
         )
 
     @classmethod

@@ -67,7 +67,11 @@ async def deliver(
         assert machine.outcome is not None
         return machine.outcome
     local = writer.get_extra_info("sockname")
-    ehlo_name = task.ehlo_name or _address_literal(local[0] if local else "127.0.0.1")
+    ehlo_name = (
+        _ascii_domain(task.ehlo_name)
+        if task.ehlo_name
+        else _address_literal(local[0] if local else "127.0.0.1")
+    )
     machine = machine_class(task, ehlo_name=ehlo_name)
     try:
         await _run(machine, reader, writer, ctx, hostname, config.timeout)
@@ -121,6 +125,16 @@ async def _run(
 def deliver_blocking(task: ClientTask, config: ClientConfig) -> ClientOutcome:
     """``deliver`` for code without an event loop."""
     return asyncio.run(deliver(task, config))
+
+
+def _ascii_domain(name: str) -> str:
+    """RFC 5321 §2.3.5, RFC 6531 §3.7.1: the EHLO domain is ASCII, so U-labels become A-labels."""
+    if name.isascii():
+        return name
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return name  # not a domain we can convert; send it and let the server judge
 
 
 def _address_literal(ip: str) -> str:

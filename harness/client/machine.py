@@ -151,7 +151,15 @@ class ClientMachine:
                 if self._quit_sent:
                     self._finish()
                 else:
-                    self._abort(None, "the server closed the connection")
+                    # A reply that already failed the transaction is the reason to report, not
+                    # the close that followed it (R-PIPE-3; MailKit's bug, Q#45).
+                    failing = self._tx.failure() if self._tx is not None else None
+                    if failing is not None:
+                        self._abort(
+                            failing.code, f"{failing.code} {failing.text} (then the server closed)"
+                        )
+                    else:
+                        self._abort(None, "the server closed the connection")
                 break
             if not self._expect:
                 self._abort(
@@ -405,6 +413,11 @@ class ClientMachine:
         addresses = [task.mail_from, *task.rcpt_to]
         if not task.rcpt_to:
             self._send_failed_locally("no recipients")
+            return
+        if any(c in a for a in addresses for c in "\r\n\x00"):
+            # RFC 5321 §2.3.8, §4.1.2: no CR, LF or NUL in a path; sending one would inject
+            # commands. Refuse locally.
+            self._send_failed_locally("an address contains CR, LF or NUL")
             return
         if any(not a.isascii() for a in addresses):
             if not ext.has("SMTPUTF8"):

@@ -170,6 +170,16 @@ class CommandParser:
         return self._in_data
 
     @property
+    def in_body(self) -> bool:
+        """Inside DATA content or a BDAT chunk."""
+        return self._in_data or self._chunk is not None
+
+    @property
+    def eof(self) -> bool:
+        """The client has closed its side."""
+        return self._buffer.eof
+
+    @property
     def pending(self) -> bytes:
         """Bytes received and not yet handed out as an event."""
         return self._buffer.peek()

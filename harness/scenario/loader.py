@@ -414,8 +414,17 @@ def _steps(r: NodeReader, node: yaml.Node, field: str) -> tuple[Step, ...]:
         elif kind == "auth":
             step = _auth_step(r, value, sub, line)
         elif kind == "tls":
-            r.choice(value, sub, ("start",))
-            step = StartTls(line=line)
+            if isinstance(value, yaml.MappingNode):
+                t = r.mapping(value, sub, ("start", "may_refuse"), required=("start",))
+                if r.scalar(t["start"], f"{sub}.start") is not True:
+                    raise r.error(t["start"], f"{sub}.start", "write `start: true`")
+                may_refuse = (
+                    r.boolean(t["may_refuse"], f"{sub}.may_refuse") if "may_refuse" in t else False
+                )
+                step = StartTls(may_refuse=may_refuse, line=line)
+            else:
+                r.choice(value, sub, ("start",))
+                step = StartTls(line=line)
         elif kind == "delay":
             step = Delay(seconds=r.number(value, sub), line=line)
         elif kind == "close":

@@ -151,6 +151,14 @@ class Delay:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StartTls:
+    """The server starts its side of the TLS handshake.
+
+    Attributes:
+        may_refuse: a client that closes the connection instead of starting the handshake
+            ends the session without failing it (e.g. after a suspicious 220, RFC 3207 §4).
+    """
+
+    may_refuse: bool = False
     line: int = 0
 
 
