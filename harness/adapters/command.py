@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,7 @@ PLACEHOLDERS = (
     "ehlo_name",
     "token",
     "token_file",
+    "ehlo_name_url",
 )
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _BUILTIN = Path(__file__).parent / "clients"
@@ -275,6 +277,7 @@ class CommandAdapter:
                 "message_file": str(message_file),
                 "ca_file": target.ca_file,
                 "ehlo_name": task.ehlo_name or "localhost",
+                "ehlo_name_url": urllib.parse.quote(task.ehlo_name or "localhost", safe=""),
             }
             argv = self.argv(task, values)
             argv[0] = program
