@@ -149,7 +149,11 @@ def _expand(stack: Stack, out: list[tuple[Unit, Stack]]) -> bool:
         if node.head is None:  # a barrier: headless units run only when reached for real
             return False
         out.append((node, after))
-        return _expand(after, out) if node.optional else False
+        if not node.optional:
+            return False
+        # An optional step whose reply closes the connection may also be left out by closing.
+        ends_session = any(isinstance(a, Close) for a in node.actions)
+        return _expand(after, out) or ends_session
     if isinstance(node, Choice):
         can_end = False
         for branch in node.branches:
