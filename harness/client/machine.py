@@ -139,6 +139,9 @@ class ClientMachine:
         if self.finished:
             return []
         self.parser.receive_data(data)
+        # Only commands already written can have replies in these bytes; anything beyond is a
+        # reply to nothing, even if we are about to send the next command.
+        answerable = len(self._expect)
         while not self.finished:
             try:
                 event = self.parser.next_event()
@@ -161,11 +164,15 @@ class ClientMachine:
                     else:
                         self._abort(None, "the server closed the connection")
                 break
-            if not self._expect:
-                self._abort(
-                    None, f"unsolicited reply from the server: {event.code} {event.text[:80]}"
-                )
+            if answerable == 0 or not self._expect:
+                if event.code == 421:  # a server that is going away says so unasked (R-421-1)
+                    self._abort(421, f"421 {event.text}")
+                else:
+                    self._abort(
+                        None, f"unsolicited reply from the server: {event.code} {event.text[:80]}"
+                    )
                 break
+            answerable -= 1
             pending = self._expect.popleft()
             if event.code == 421 and pending.kind != "quit":
                 # RFC 5321 §3.8: the server is closing; send nothing more (R-421-1, R-EHLO-6).
