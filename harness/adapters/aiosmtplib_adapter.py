@@ -6,6 +6,7 @@ import contextlib
 from typing import Any
 
 from harness.adapters.base import Capabilities, Target
+from harness.adapters.smtplib_adapter import dsn_options
 from harness.errors import AdapterError
 from harness.outcome import ClientOutcome
 from harness.scenario.model import ClientTask, Outcome, TlsMode
@@ -71,8 +72,13 @@ class AiosmtplibAdapter:
                     if failure is not None:
                         await client.rset()
                     try:
+                        mail_options, rcpt_options = dsn_options(task)
                         errors, _ = await client.sendmail(
-                            task.mail_from, list(task.rcpt_to), task.message
+                            task.mail_from,
+                            list(task.rcpt_to),
+                            task.message,
+                            mail_options=mail_options,
+                            rcpt_options=rcpt_options,
                         )
                         recipients.update({r: 250 for r in task.rcpt_to if r not in errors})
                         recipients.update({r: resp.code for r, resp in errors.items()})

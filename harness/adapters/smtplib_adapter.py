@@ -15,7 +15,7 @@ from harness.adapters.base import Capabilities, Target
 from harness.outcome import ClientOutcome
 from harness.scenario.model import ClientTask, Outcome, TlsMode
 
-__all__ = ["SmtplibAdapter"]
+__all__ = ["SmtplibAdapter", "dsn_options"]
 
 
 def _text(message: bytes | str) -> str:
@@ -82,7 +82,7 @@ class SmtplibAdapter:
                     if failure is not None:
                         client.rset()
                     try:
-                        mail_options, rcpt_options = _dsn_options(task)
+                        mail_options, rcpt_options = dsn_options(task)
                         refused = client.sendmail(
                             task.mail_from,
                             list(task.rcpt_to),
@@ -127,7 +127,7 @@ class SmtplibAdapter:
         )
 
 
-def _dsn_options(task: ClientTask) -> tuple[list[str], list[str]]:
+def dsn_options(task: ClientTask) -> tuple[list[str], list[str]]:
     """DSN parameters the way an application passes them to sendmail() (smtplib adds them
     whenever the session is ESMTP; it does not check that DSN was advertised)."""
     if task.dsn is None:
