@@ -29,6 +29,7 @@ class CatalogueEntry:
     id: str
     summary: str
     not_scriptable: str = ""
+    partial: str = ""
 
 
 @dataclass(frozen=True, slots=True)
