@@ -32,6 +32,10 @@ class NodeReader:
         allowed = set(allowed)
         out: dict[str, yaml.Node] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise self.error(
+                    key_node, field, "YAML merge keys (<<) are not supported; write the keys out"
+                )
             key = self.scalar(key_node, field)
             sub = f"{field}.{key}" if field else str(key)
             if not isinstance(key, str) or key not in allowed:
