@@ -162,7 +162,7 @@ def test_matrix_command_exits_1_on_a_failure(
 
 
 def test_matrix_command_with_nothing_selected(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["matrix", "--client", "reference", "-k", "no-such-word-anywhere"])
+    code = main(["matrix", "--client", "reference", str(LOGIN), "-k", "no-such-word-anywhere"])
     assert code == 2
     assert "no scenarios selected" in capsys.readouterr().err
 
