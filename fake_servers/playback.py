@@ -556,6 +556,17 @@ class Playback:
                     actual=command.text,
                 )
             )
+        if len(words) == 2 and len(command.line) + 2 > 512:
+            return self._fail(
+                Failure(
+                    kind="auth",
+                    message="the AUTH command with its initial response is longer than 512 octets",
+                    line=step.line,
+                    expected="AUTH without the initial response, then the answer after a 334",
+                    actual=f"{len(command.line) + 2} octets",
+                    hint="RFC 4954 §4 (R-AUTH-9): the client MUST NOT use an initial response that breaks the limit",
+                )
+            )
         if len(words) == 2:
             if mechanism == "CRAM-MD5":
                 return self._fail(

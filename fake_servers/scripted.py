@@ -169,6 +169,11 @@ class _Connection:
             except TimeoutError:
                 await self._perform(self.playback.on_timeout(self.read_timeout))
                 break
+            except (ConnectionResetError, BrokenPipeError) as exc:
+                # A reset is how many clients close (SO_LINGER 0, or unread data at close):
+                # judged as a close, fine where the rest of the script is optional.
+                self.note(f"connection reset by the client: {exc!r}")
+                data = b""
             except (ConnectionError, ssl.SSLError, OSError) as exc:
                 await self._perform(
                     self.playback.on_error("closed", f"connection error: {exc!r}", send_abort=False)

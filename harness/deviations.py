@@ -88,8 +88,18 @@ def deviations_for(client: str, extra: Iterable[str | Path] = ()) -> dict[str, D
     if builtin.is_file():
         found.update(load_deviations(builtin, client=client))
     for path in extra:
-        found.update(load_deviations(path, client=client))
+        # Several files for several clients may be given at once; each applies to its own client.
+        entries = load_deviations(path)
+        if entries_client(path) == client:
+            found.update(entries)
     return found
+
+
+def entries_client(path: str | Path) -> str:
+    """The client a deviations file is for (its ``client`` key)."""
+    root, r = compose(Path(path).read_text(encoding="utf-8"), str(path))
+    keys = r.mapping(root, "", ("client", "deviations"), required=("client", "deviations"))
+    return r.string(keys["client"], "client")
 
 
 def apply_deviations(result: Result, deviations: dict[str, Deviation]) -> Result:

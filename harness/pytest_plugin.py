@@ -1,7 +1,8 @@
 """The pytest plugin: scenario files as test items, and ``smtp_*`` fixtures.
 
-Inert unless used: at import it needs only pytest; scenario files are collected only when
-``--smtp-client`` is given, and the harness itself is imported inside hooks and fixtures.
+Inert unless used: scenario files are collected only when ``--smtp-client`` is given. Importing
+it loads the harness's data model (``harness`` and its scenario loader), never the servers, the
+runner or any adapter; those load inside hooks and fixtures.
 
     pytest --smtp-client=smtplib --smtp-client=reference scenarios/
     pytest -n auto --smtp-client=swaks scenarios/          # with pytest-xdist
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 __all__ = [
+    "ScenarioError",
     "ScenarioFailed",
     "ScenarioFile",
     "ScenarioItem",
@@ -78,11 +80,15 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 class ScenarioFailed(Exception):
-    """A scenario's verdict was fail or error; carries the Result for the report."""
+    """A scenario's verdict was fail; carries the Result for the report."""
 
     def __init__(self, result: Result) -> None:
         super().__init__(result.message)
         self.result = result
+
+
+class ScenarioError(ScenarioFailed):
+    """The harness or the adapter broke (verdict error): never counted as a known deviation."""
 
 
 class ScenarioFile(pytest.File):
@@ -102,7 +108,7 @@ class ScenarioFile(pytest.File):
             if deviation is not None:
                 item.add_marker(
                     pytest.mark.xfail(
-                        reason=deviation.describe(), strict=True, raises=ScenarioFailed
+                        reason=deviation.describe(), strict=True, raises=_DeviationFailure
                     )
                 )
             yield item
@@ -129,6 +135,8 @@ class ScenarioItem(pytest.Item):
         result = asyncio.run(run_scenario(self.scenario, self._adapter()))
         if result.verdict is Verdict.SKIP:
             pytest.skip(result.message)
+        if result.verdict is Verdict.ERROR:
+            raise ScenarioError(result)
         if result.verdict is not Verdict.PASS:
             raise ScenarioFailed(result)
 
@@ -141,6 +149,20 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.scenario.line - 1, f"{self.scenario.id} against {self.client}"
+
+
+class _DeviationFailureMeta(type):
+    """Makes ``raises=`` match a ScenarioFailed but not its ScenarioError subclass."""
+
+    def __instancecheck__(cls, obj: object) -> bool:
+        return isinstance(obj, ScenarioFailed) and not isinstance(obj, ScenarioError)
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return issubclass(sub, ScenarioFailed) and not issubclass(sub, ScenarioError)
+
+
+class _DeviationFailure(Exception, metaclass=_DeviationFailureMeta):
+    pass
 
 
 _ADAPTERS = pytest.StashKey[dict[str, "ClientAdapter"]]()

@@ -167,15 +167,6 @@ def test_matrix_command_with_nothing_selected(capsys: pytest.CaptureFixture[str]
     assert "no scenarios selected" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "cmd_matrix passes every --deviations file to every --client, and a deviations file "
-        "names one client, so any matrix of two or more clients with a deviations file exits 2 "
-        "('this file is for ..., not ...') after running the first client"
-    ),
-)
 def test_matrix_deviations_file_for_one_of_two_clients(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

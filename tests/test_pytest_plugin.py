@@ -176,31 +176,6 @@ def test_inert_without_smtp_client(scratch: pytest.Pytester) -> None:
     ), out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "the plugin module lives in the harness package, so loading it runs harness/__init__.py, "
-        "which imports the scenario loader and PyYAML in every pytest run: the docstring's "
-        "'at import it needs only pytest' does not hold"
-    ),
-)
-def test_inert_run_does_not_import_the_harness(scratch: pytest.Pytester) -> None:
-    scratch.makepyfile(
-        test_plain="""
-        import sys
-
-        def test_plain():
-            assert "harness.scenario.loader" not in sys.modules
-        """
-    )
-    result = run(scratch)
-    result.assert_outcomes(passed=1)
-
-
-# --- scenario files as items -----------------------------------------------------------------
-
-
 def test_passing_corpus_file(scratch: pytest.Pytester) -> None:
     copy_in(scratch, LOGIN)
     result = run(scratch, "--smtp-client=reference", "-v")
@@ -305,15 +280,6 @@ def test_builtin_deviation_applies_without_a_file(scratch: pytest.Pytester) -> N
     assert verbose_outcomes(result, "reference") == {"errors.ehlo-421": "PASSED"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "ScenarioFile.collect loads every --smtp-deviations file for every --smtp-client, and "
-        "load_deviations refuses a file that names another client, so a deviations file cannot "
-        "be used in a client matrix at all: every scenario file becomes a collection error"
-    ),
-)
 def test_deviations_file_applies_only_to_its_client_in_a_matrix(
     scratch: pytest.Pytester,
 ) -> None:
@@ -342,15 +308,6 @@ outcome:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "ScenarioItem.runtest raises ScenarioFailed for an error verdict too, and the xfail "
-        "marker has raises=ScenarioFailed, so a listed scenario whose adapter broke is reported "
-        "xfailed; `smtp-harness run` (apply_deviations) keeps it an error and exits 1"
-    ),
-)
 def test_error_verdict_is_not_hidden_by_a_deviation(scratch: pytest.Pytester) -> None:
     copy_in(scratch, LOGIN)
     client = write(scratch, "ghost.yaml", GHOST_CLIENT)  # a command client that is not installed
