@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.scenario.model import Outcome
+from harness.scenario.model import ClientTask, Outcome
 
 __all__ = ["ClientOutcome"]
 
@@ -26,6 +26,18 @@ class ClientOutcome:
     message: str = ""
     recipients: dict[str, int] = field(default_factory=dict)
     replies: tuple[int, ...] | None = None
+
+    @classmethod
+    def success(
+        cls, task: ClientTask, recipients: dict[str, int], replies: list[int]
+    ) -> ClientOutcome:
+        """The outcome of a session that ran every operation: delivered if it sent, else completed."""
+        sends = task.sends
+        return cls(
+            outcome=Outcome.DELIVERED if sends else Outcome.COMPLETED,
+            recipients=recipients,
+            replies=tuple(replies) if replies or not sends else None,
+        )
 
     def describe(self) -> str:
         text = self.outcome.value

@@ -15,32 +15,12 @@ import pytest
 from harness.adapters.base import available_adapters
 from harness.cli import main
 from harness.corpus import corpus_path
+from tests.helpers import wants_noop
 
 CORPUS = corpus_path()
 LOGIN = CORPUS / "auth" / "login.yaml"
 
-# The reference client sends MAIL after EHLO; this script wants NOOP there (line 18).
-WANTS_NOOP = """\
-version: 1
-id: cli.expects-noop
-title: A script that wants NOOP where the reference client sends MAIL
-tags: [cli]
-limits: {total: 3, read: 1}
-client:
-  mail_from: alice@example.com
-  rcpt_to: [bob@example.com]
-  message: |
-    Subject: hi
-
-    body
-expect: {outcome: delivered}
-exchange:
-  - server: "220 mx.example.com ESMTP"
-  - client: "EHLO {domain}"
-  - server: "250 ok"
-  - client: "NOOP"
-  - server: "250 ok"
-"""
+WANTS_NOOP = wants_noop("cli.expects-noop")
 
 BROKEN = """\
 version: 1

@@ -16,6 +16,7 @@ from harness.report.matrix import format_matrix_html, format_matrix_markdown, fo
 from harness.results import Result, Verdict
 from harness.scenario.loader import parse_scenario
 from harness.scenario.model import Scenario
+from tests.helpers import wants_noop
 
 CORPUS = corpus_path()
 LOGIN = CORPUS / "auth" / "login.yaml"
@@ -24,26 +25,7 @@ EHLO_421 = CORPUS / "errors" / "ehlo-421.yaml"  # a built-in known deviation of 
 MD_HEADER = "| scenario | reference | smtplib |"
 
 # The reference client sends MAIL after EHLO; this script wants NOOP there.
-WANTS_NOOP = """\
-version: 1
-id: matrix.expects-noop
-title: A script that wants NOOP where the reference client sends MAIL
-limits: {total: 3, read: 1}
-client:
-  mail_from: alice@example.com
-  rcpt_to: [bob@example.com]
-  message: |
-    Subject: hi
-
-    body
-expect: {outcome: delivered}
-exchange:
-  - server: "220 mx.example.com ESMTP"
-  - client: "EHLO {domain}"
-  - server: "250 ok"
-  - client: "NOOP"
-  - server: "250 ok"
-"""
+WANTS_NOOP = wants_noop("matrix.expects-noop")
 
 
 class TableParser(HTMLParser):

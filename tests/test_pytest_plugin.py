@@ -23,6 +23,7 @@ import pytest
 
 from harness.corpus import corpus_path
 from harness.deviations import deviations_for
+from tests.helpers import wants_noop
 
 pytest_plugins = ["pytester"]
 
@@ -38,28 +39,7 @@ XDIST_FILES = (
     "errors/mail-553.yaml",
 )
 
-# The reference client sends MAIL after EHLO; this script wants NOOP there (line 18).
-WANTS_NOOP = """\
-version: 1
-id: plugin.expects-noop
-title: A script that wants NOOP where the reference client sends MAIL
-tags: [plugin]
-limits: {total: 3, read: 1}
-client:
-  mail_from: alice@example.com
-  rcpt_to: [bob@example.com]
-  message: |
-    Subject: hi
-
-    body
-expect: {outcome: delivered}
-exchange:
-  - server: "220 mx.example.com ESMTP"
-  - client: "EHLO {domain}"
-  - server: "250 ok"
-  - client: "NOOP"
-  - server: "250 ok"
-"""
+WANTS_NOOP = wants_noop("plugin.expects-noop")
 
 BROKEN = """\
 version: 1

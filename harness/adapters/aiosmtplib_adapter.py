@@ -106,12 +106,7 @@ class AiosmtplibAdapter:
             client.close()
         if failure is not None:
             return failure
-        sends = any(op.kind == "send" for op in task.operations)
-        return ClientOutcome(
-            outcome=Outcome.DELIVERED if sends else Outcome.COMPLETED,
-            recipients=recipients,
-            replies=tuple(replies) if replies or not sends else None,
-        )
+        return ClientOutcome.success(task, recipients, replies)
 
     @staticmethod
     async def _operation(client: Any, kind: str, argument: str) -> Any:

@@ -119,12 +119,7 @@ class SmtplibAdapter:
                 client.close()
         if failure is not None:
             return failure
-        sends = any(op.kind == "send" for op in task.operations)
-        return ClientOutcome(
-            outcome=Outcome.DELIVERED if sends else Outcome.COMPLETED,
-            recipients=recipients,
-            replies=tuple(replies) if replies or not sends else None,
-        )
+        return ClientOutcome.success(task, recipients, replies)
 
 
 def dsn_options(task: ClientTask) -> tuple[list[str], list[str]]:
