@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fake_servers.channel import Channel
 from fake_servers.playback import Action, BeginData, Failure, Playback
 from fake_servers.tls import TlsMaterial
 from harness.errors import RemoteProtocolError
+from harness.faults import ENDING_KINDS, Fault, FaultPlan
 from harness.protocol.commands import CommandParser
 from harness.protocol.events import ChunkReceived, ConnectionClosed, DataReceived, NeedData
 from harness.scenario.model import Close, Delay, Scenario, Send, StartTls, TlsMode
@@ -34,6 +36,8 @@ class Session:
     failure: Failure | None = None
     complete: bool = False  # the script ran to its end (or the client ended it where allowed)
     pending: list[str] = field(default_factory=list)  # steps still expected when it ended
+    fault: str = ""  # the session-ending fault that hit it, if any
+    data_accepted: bool = False  # the server sent a 2xx to a message's content
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -60,6 +64,7 @@ class ScriptedServer:
         host: str = "127.0.0.1",
         port: int = 0,
         on_entry: Callable[[Session, Entry], None] | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.scenario = scenario
         self.tls = tls
@@ -67,6 +72,7 @@ class ScriptedServer:
         self.port = port
         self.sessions: list[Session] = []
         self._on_entry = on_entry
+        self.faults = faults
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._first = asyncio.Event()
@@ -153,6 +159,8 @@ class _Connection:
         self.parser = CommandParser()
         self.tls = False
         self.read_timeout = server.scenario.limits.read
+        self.writes = 0  # server writes so far, for fault injection
+        self.data_reply_due = False  # the next write answers a message's content
         self.closed = False
 
     def note(self, text: str) -> None:
@@ -163,11 +171,24 @@ class _Connection:
         if implicit and not await self._start_tls("implicit TLS"):
             return self._finish()
         await self._perform(self.playback.start())
+        # Each read waits limits.read at most, and the whole session limits.total: a client that
+        # drips one byte a second must not hold the server forever.
+        deadline = time.monotonic() + self.server.scenario.limits.total
         while not self.playback.finished:
+            remaining = deadline - time.monotonic()
+            wait = min(self.read_timeout, remaining)
             try:
-                data = await asyncio.wait_for(self.channel.read(), self.read_timeout)
+                data = await asyncio.wait_for(self.channel.read(), max(wait, 0))
             except TimeoutError:
-                await self._perform(self.playback.on_timeout(self.read_timeout))
+                if wait < self.read_timeout:
+                    total = self.server.scenario.limits.total
+                    await self._perform(
+                        self.playback.on_error(
+                            "timeout", f"the session went past limits.total = {total:g} s"
+                        )
+                    )
+                else:
+                    await self._perform(self.playback.on_timeout(self.read_timeout))
                 break
             except (ConnectionResetError, BrokenPipeError) as exc:
                 # A reset is how many clients close (SO_LINGER 0, or unread data at close):
@@ -213,8 +234,10 @@ class _Connection:
                 actions = self.playback.on_close()
             elif isinstance(event, DataReceived):
                 actions = self.playback.on_data(event)
+                self.data_reply_due = True
             elif isinstance(event, ChunkReceived):
                 actions = self.playback.on_chunk(event)
+                self.data_reply_due = event.last
             else:
                 actions = self.playback.on_command(event)
             await self._perform(actions)
@@ -224,6 +247,25 @@ class _Connection:
             if self.closed:
                 return
             if isinstance(action, Send):
+                self.writes += 1
+                plan = self.server.faults
+                faults = plan.for_write(self.writes) if plan else []
+                for fault in faults:
+                    if fault.kind == "delay":
+                        action = replace(action, delay=action.delay + fault.seconds)
+                    elif fault.kind == "split":
+                        action = replace(
+                            action, split=fault.offsets or None, every_byte=not fault.offsets
+                        )
+                ending = next((f for f in faults if f.kind in ENDING_KINDS), None)
+                if ending is not None:
+                    await self._end_with_fault(ending)
+                    return
+                if self.data_reply_due:
+                    self.data_reply_due = False
+                    self.session.data_accepted = (
+                        self.session.data_accepted or action.data[:1] == b"2"
+                    )
                 if not await self._send(action):
                     return
             elif isinstance(action, Delay):
@@ -247,6 +289,40 @@ class _Connection:
                 self.closed = True
                 self.note("server closed the connection")
                 self.channel.close()
+
+    async def _end_with_fault(self, fault: Fault) -> None:
+        """Do a session-ending fault instead of the scripted write; the script stops here."""
+        self.session.fault = (
+            f"{fault} (seed {self.server.faults.seed if self.server.faults else '?'})"
+        )
+        self.note(f"fault injected: {fault}")
+        self.playback.end_here()
+        if fault.kind == "421":
+            await self._send(Send(data=b"421 4.3.2 smtp-harness: fault injected, closing\r\n"))
+        elif fault.kind == "reset":
+            transport = self.channel.writer.transport
+            transport.abort()  # RST, not FIN
+            self.closed = True
+            return
+        elif fault.kind == "half-close" and self.channel.writer.can_write_eof() and not self.tls:
+            self.channel.writer.write_eof()
+        # half-close (or under TLS) and stall: read on, answer nothing, until the client gives up
+        if fault.kind in ("half-close", "stall"):
+            await self._read_until_client_gives_up()
+        self.closed = True
+        self.channel.close()
+
+    async def _read_until_client_gives_up(self) -> None:
+        deadline = time.monotonic() + self.server.scenario.limits.total
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                data = await asyncio.wait_for(self.channel.read(), remaining)
+            except (TimeoutError, ConnectionError, OSError, ssl.SSLError):
+                return
+            if not data:
+                self.note("client closed its side")
+                return
+            self.server._record(self.session, Direction.CLIENT, data, self.tls)
 
     async def _send(self, action: Send) -> bool:
         if action.delay:

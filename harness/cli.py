@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from harness.adapters.base import available_adapters, load_adapter
 from harness.corpus import corpus_path
 from harness.deviations import apply_deviations, deviations_for
 from harness.errors import AdapterError, ScenarioError
+from harness.faults import Fault, parse_fault
 from harness.report.matrix import format_matrix_html, format_matrix_markdown, format_matrix_text
 from harness.report.text import format_failure, format_result_line, format_summary
 from harness.results import Result, Verdict
@@ -73,6 +75,8 @@ def _run_one_client(
     deviation_files: Sequence[str],
     show: Callable[[Result], None],
     jobs: int | None = None,
+    faults: tuple[Fault, ...] = (),
+    seed: int = 0,
 ) -> list[Result]:
     from harness.runner import default_jobs, run_scenarios  # imports the servers: only when running
 
@@ -83,18 +87,38 @@ def _run_one_client(
         show(apply_deviations(result, deviations))
 
     return asyncio.run(
-        run_scenarios(scenarios, adapter, jobs=jobs or default_jobs(), on_result=judged)
+        run_scenarios(
+            scenarios,
+            adapter,
+            jobs=jobs or default_jobs(),
+            on_result=judged,
+            faults=faults,
+            seed=seed,
+        )
     )
+
+
+def _faults(specs: Sequence[str]) -> tuple[Fault, ...]:
+    try:
+        return tuple(parse_fault(spec) for spec in specs)
+    except ValueError as exc:
+        raise ScenarioError(str(exc), field="--fault") from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     scenarios = _select(args.paths, args.keyword)
+    faults = _faults(args.faults)
+    seed = args.seed if args.seed is not None else random.randrange(1, 2**31)
+    if faults or any(sc.faults for sc in scenarios):
+        print(f"fault injection with seed {seed} (repeat the run with --seed {seed})", flush=True)
     results = _run_one_client(
         scenarios,
         args.client,
         args.deviations,
         lambda r: print(format_result_line(r), flush=True),
         args.jobs,
+        faults,
+        seed,
     )
     bad = [r for r in results if r.verdict in BAD_VERDICTS]
     for result in bad:
@@ -247,6 +271,20 @@ def build_parser() -> argparse.ArgumentParser:
         "-k", dest="keyword", help="select scenarios by id/tag/path words, with and/or/not"
     )
     run.add_argument("--report-json", metavar="FILE", help="write every result as JSON")
+    run.add_argument(
+        "--fault",
+        dest="faults",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault into every scenario: delay=S[@N], split=every|A,B[@N], 421|reset|half-close|stall[@N]",
+    )
+    run.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed for faults without @N (default: random, printed)",
+    )
     run.add_argument(
         "--jobs",
         "-j",

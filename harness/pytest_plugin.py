@@ -87,8 +87,13 @@ class ScenarioFailed(Exception):
         self.result = result
 
 
-class ScenarioError(ScenarioFailed):
-    """The harness or the adapter broke (verdict error): never counted as a known deviation."""
+class ScenarioError(Exception):
+    """The harness or the adapter broke (verdict error). Not a ScenarioFailed, so that the xfail
+    of a known deviation (raises=ScenarioFailed) never hides it."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(result.message)
+        self.result = result
 
 
 class ScenarioFile(pytest.File):
@@ -108,7 +113,7 @@ class ScenarioFile(pytest.File):
             if deviation is not None:
                 item.add_marker(
                     pytest.mark.xfail(
-                        reason=deviation.describe(), strict=True, raises=_DeviationFailure
+                        reason=deviation.describe(), strict=True, raises=ScenarioFailed
                     )
                 )
             yield item
@@ -141,7 +146,7 @@ class ScenarioItem(pytest.Item):
             raise ScenarioFailed(result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, ScenarioFailed):
+        if isinstance(excinfo.value, ScenarioFailed | ScenarioError):
             from harness.report.text import format_failure
 
             return format_failure(excinfo.value.result)
@@ -149,20 +154,6 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.scenario.line - 1, f"{self.scenario.id} against {self.client}"
-
-
-class _DeviationFailureMeta(type):
-    """Makes ``raises=`` match a ScenarioFailed but not its ScenarioError subclass."""
-
-    def __instancecheck__(cls, obj: object) -> bool:
-        return isinstance(obj, ScenarioFailed) and not isinstance(obj, ScenarioError)
-
-    def __subclasscheck__(cls, sub: type) -> bool:
-        return issubclass(sub, ScenarioFailed) and not issubclass(sub, ScenarioError)
-
-
-class _DeviationFailure(Exception, metaclass=_DeviationFailureMeta):
-    pass
 
 
 _ADAPTERS = pytest.StashKey[dict[str, "ClientAdapter"]]()

@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterable
 from fake_servers.scripted import ScriptedServer, Session
 from fake_servers.tls import TlsMaterial
 from harness.adapters.base import ClientAdapter, Target, unsupported_reason
+from harness.faults import Fault, FaultPlan
 from harness.outcome import ClientOutcome
 from harness.results import Result, Verdict
-from harness.scenario.model import Outcome, Scenario
+from harness.scenario.model import AnyOf, AuthStep, Outcome, Scenario, Send, Step, Unordered
 from harness.transcript import Transcript
 
 __all__ = ["default_jobs", "judge", "run_scenario", "run_scenarios"]
@@ -25,12 +26,18 @@ CLIENT_GRACE = 1.0
 
 
 async def run_scenario(
-    scenario: Scenario, adapter: ClientAdapter, *, tls: TlsMaterial | None = None
+    scenario: Scenario,
+    adapter: ClientAdapter,
+    *,
+    tls: TlsMaterial | None = None,
+    faults: tuple[Fault, ...] = (),
+    seed: int = 0,
 ) -> Result:
     """Serve ``scenario`` on a fresh loopback port, run ``adapter`` against it, and judge.
 
     The verdict is reached within ``limits.total`` plus ``limits.read`` and a second of grace,
-    whatever the client does.
+    whatever the client does. ``faults`` (added to the scenario's own) and ``seed`` make a
+    reproducible fault-injection run (see harness.faults).
     """
     started = time.monotonic()
     reason = unsupported_reason(adapter, scenario)
@@ -40,8 +47,14 @@ async def run_scenario(
     limits = scenario.limits
     outcome: ClientOutcome | None = None
     notes: list[str] = []
+    all_faults = scenario.faults + tuple(faults)
+    plan = FaultPlan(
+        all_faults, seed=seed, scenario_id=scenario.id, writes=_count_writes(scenario.exchange)
+    )
+    if plan:
+        notes.append(f"faults: {plan.describe()}")
     try:
-        async with ScriptedServer(scenario, tls=tls) as server:
+        async with ScriptedServer(scenario, tls=tls, faults=plan or None) as server:
             target = Target(
                 host=server.host,
                 port=server.port,
@@ -72,7 +85,10 @@ async def run_scenario(
         )
     elif result.verdict is Verdict.PASS and session.failure is not None:
         result.verdict, result.message = Verdict.FAIL, session.failure.message
-    if session is not None:
+    if session is not None and session.fault and session.failure is None:
+        # The script stopped at an injected fault: judge only what must hold whatever happens.
+        result = _judge_after_fault(scenario, adapter, outcome, session)
+    elif session is not None:
         result.failure = session.failure
         if session.failure is not None:
             result.verdict = Verdict.FAIL
@@ -83,8 +99,53 @@ async def run_scenario(
                 session.pending
             )
     result.notes += notes
+    if plan and result.verdict is Verdict.FAIL and "(seed " not in result.message:
+        result.message += f" [faults: {plan.describe()}]"
     result.duration = time.monotonic() - started
     return result
+
+
+def _judge_after_fault(
+    scenario: Scenario, adapter: ClientAdapter, outcome: ClientOutcome | None, session: Session
+) -> Result:
+    """After a session-ending fault: the client must have reported in time, and must not claim
+    a delivery the server never accepted."""
+    result = Result(
+        scenario=scenario,
+        client=adapter.name,
+        verdict=Verdict.PASS,
+        outcome=outcome,
+        transcript=session.transcript,
+    )
+    if outcome is None and session.fault.startswith("stall"):
+        # RFC 5321 §4.5.3.2 lets a client wait minutes for a reply: still waiting is no fault.
+        result.notes.append(
+            f"the client was still waiting when the run ended, after {session.fault}"
+        )
+    elif outcome is None:
+        result.verdict = Verdict.FAIL
+        result.message = f"the client reported nothing after the fault {session.fault}"
+    elif (
+        outcome.outcome is Outcome.DELIVERED and scenario.client.sends and not session.data_accepted
+    ):
+        result.verdict = Verdict.FAIL
+        result.message = f"the client reported delivered, but the fault {session.fault} came before the server accepted the message"
+    return result
+
+
+def _count_writes(steps: tuple[Step, ...]) -> int:
+    """About how many server writes a script makes (the range a seed picks faults from)."""
+    n = 0
+    for step in steps:
+        if isinstance(step, Send):
+            n += 1
+        elif isinstance(step, AuthStep):
+            n += 2
+        elif isinstance(step, AnyOf):
+            n += max(_count_writes(b) for b in step.branches)
+        elif isinstance(step, Unordered):
+            n += sum(_count_writes(g) for g in step.groups)
+    return n
 
 
 async def _deliver_and_watch(
@@ -188,6 +249,8 @@ async def run_scenarios(
     *,
     jobs: int = 1,
     on_result: Callable[[Result], None] | None = None,
+    faults: tuple[Fault, ...] = (),
+    seed: int = 0,
 ) -> list[Result]:
     """Run scenarios with one adapter, up to ``jobs`` at a time, each on its own port.
 
@@ -200,7 +263,7 @@ async def run_scenarios(
 
     async def one(scenario: Scenario) -> Result:
         async with gate:
-            return await run_scenario(scenario, adapter, tls=tls)
+            return await run_scenario(scenario, adapter, tls=tls, faults=faults, seed=seed)
 
     tasks = [asyncio.ensure_future(one(s)) for s in todo]
     results = []

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from scenario_texts import wants_noop  # tests/ is on sys.path (rootdir conftest)
 
 from harness.adapters.base import available_adapters
 from harness.cli import main
 from harness.corpus import corpus_path
-from tests.helpers import wants_noop
 
 CORPUS = corpus_path()
 LOGIN = CORPUS / "auth" / "login.yaml"

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from scenario_texts import wants_noop  # tests/ is on sys.path (rootdir conftest)
 
 from harness.cli import main
 from harness.corpus import corpus_path
@@ -16,7 +17,6 @@ from harness.report.matrix import format_matrix_html, format_matrix_markdown, fo
 from harness.results import Result, Verdict
 from harness.scenario.loader import parse_scenario
 from harness.scenario.model import Scenario
-from tests.helpers import wants_noop
 
 CORPUS = corpus_path()
 LOGIN = CORPUS / "auth" / "login.yaml"

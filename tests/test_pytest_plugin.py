@@ -20,10 +20,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from scenario_texts import wants_noop  # tests/ is on sys.path (rootdir conftest)
 
 from harness.corpus import corpus_path
 from harness.deviations import deviations_for
-from tests.helpers import wants_noop
 
 pytest_plugins = ["pytester"]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from harness.errors import RemoteProtocolError, ScenarioError
+from harness.faults import Fault, parse_fault
 from harness.protocol.commands import parse_path_argument
 from harness.protocol.data import to_crlf
 from harness.scenario.model import (
@@ -56,6 +57,7 @@ _TOP_KEYS = {
     "client",
     "expect",
     "exchange",
+    "faults",
 }
 _DATA_COMPARE = ("exact", "content", "any")
 _CLIENT_MATCHERS = ("match", "regex", "data", "bdat")
@@ -188,6 +190,16 @@ def _expect(r: NodeReader, node: yaml.Node) -> Expectation:
         codes=_codes(r, keys["code"], "expect.code") if "code" in keys else (),
         replies=_codes(r, keys["replies"], "expect.replies") if "replies" in keys else None,
     )
+
+
+def _faults(r: NodeReader, node: yaml.Node) -> tuple[Fault, ...]:
+    out = []
+    for i, item in enumerate(r.sequence(node, "faults")):
+        try:
+            out.append(parse_fault(r.string(item, f"faults[{i}]")))
+        except ValueError as exc:
+            raise r.error(item, f"faults[{i}]", str(exc)) from None
+    return tuple(out)
 
 
 def _limits(r: NodeReader, node: yaml.Node) -> Limits:
@@ -494,6 +506,7 @@ def parse_scenario(text: str, path: str = "<string>") -> Scenario:
         source=r.string(keys["source"], "source") if "source" in keys else "",
         description=r.string(keys["description"], "description") if "description" in keys else "",
         limits=_limits(r, keys["limits"]) if "limits" in keys else Limits(),
+        faults=_faults(r, keys["faults"]) if "faults" in keys else (),
         client=_client(r, keys["client"]),
         expect=_expect(r, keys["expect"]),
         exchange=exchange,

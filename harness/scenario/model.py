@@ -10,6 +10,8 @@ import enum
 import re
 from dataclasses import dataclass, field
 
+from harness.faults import Fault
+
 __all__ = [
     "AnyOf",
     "AuthStep",
@@ -245,6 +247,7 @@ class Scenario:
     source: str = ""
     description: str = ""
     limits: Limits = field(default_factory=Limits)
+    faults: tuple[Fault, ...] = ()  # transport faults laid over the exchange (harness.faults)
     path: str = ""
     line: int = 0
 
