@@ -140,8 +140,10 @@ exchange:{_PRELUDE[mode].rstrip()}
 
 
 class Conn:
-    """One client connection: exact bytes out, parsed replies in, STARTTLS, and a close that
-    always closes (also when the runner cancels the client)."""
+    """One client connection over a plain asyncio stream, with TLS done by hand through
+    ``ssl.MemoryBIO``: every byte on the socket is one this client chose to read or write.
+    (An asyncio TLS transport keeps reading the socket whether or not the application reads,
+    so a "never reads" client built on it would not be one.)"""
 
     def __init__(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float
@@ -151,28 +153,77 @@ class Conn:
         self.timeout = timeout
         self.parser = ReplyParser(allow_bare_lf=True)
         self.replies: list[Reply] = []
+        self.tls: ssl.SSLObject | None = None
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
 
     @classmethod
     async def open(cls, target: Target, *, tls: bool) -> Conn:
+        """Connect; with ``tls``, do the handshake at once (implicit TLS)."""
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(
-                target.host,
-                target.port,
-                ssl=target.ssl_context if tls else None,
-                server_hostname=target.server_hostname if tls else None,
-            ),
-            target.timeout,
+            asyncio.open_connection(target.host, target.port), target.timeout
         )
-        return cls(reader, writer, target.timeout)
+        conn = cls(reader, writer, target.timeout)
+        if tls:
+            try:
+                await conn.handshake(target)
+            except BaseException:
+                await conn.close()
+                raise
+        return conn
+
+    async def handshake(self, target: Target) -> None:
+        self.tls = target.ssl_context.wrap_bio(
+            self._incoming, self._outgoing, server_hostname=target.server_hostname
+        )
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                await self._flush()
+                if not await self._pull():
+                    raise ConnectionError("the server closed during the TLS handshake") from None
+        await self._flush()
+
+    async def _flush(self) -> None:
+        if pending := self._outgoing.read():
+            self.writer.write(pending)
+        await self.writer.drain()
+
+    async def _pull(self) -> bool:
+        data = await asyncio.wait_for(self.reader.read(65536), self.timeout)
+        if data:
+            self._incoming.write(data)
+        else:
+            self._incoming.write_eof()
+        return bool(data)
 
     async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
+        if self.tls is None:
+            self.writer.write(data)
+            await self.writer.drain()
+        else:
+            self.tls.write(data)
+            await self._flush()
+
+    async def recv(self) -> bytes:
+        """The next bytes from the server (decrypted under TLS); ``b""`` once it has closed."""
+        if self.tls is None:
+            return await asyncio.wait_for(self.reader.read(65536), self.timeout)
+        while True:
+            try:
+                return self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                if not await self._pull():
+                    return b""
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return b""
 
     async def reply(self) -> Reply | None:
         """The next complete reply; None once the server has closed."""
         while isinstance(event := self.parser.next_event(), NeedData):
-            self.parser.receive_data(await asyncio.wait_for(self.reader.read(65536), self.timeout))
+            self.parser.receive_data(await self.recv())
         if isinstance(event, ConnectionClosed):
             return None
         self.replies.append(event)
@@ -183,23 +234,25 @@ class Conn:
         assert reply is not None and reply.code == code, f"wanted {code}, got {reply}"
         return reply
 
-    async def starttls(self, target: Target) -> None:
-        await self.writer.start_tls(target.ssl_context, server_hostname=target.server_hostname)
-
     async def until_closed(self) -> None:
         """Read (and drop) everything until the server closes."""
-        while await asyncio.wait_for(self.reader.read(65536), self.timeout):
+        while await self.recv():
             pass
 
     async def close(self) -> None:
-        self.writer.close()
+        """Send close_notify under TLS (best effort), then close the socket, also when the
+        runner is cancelling us."""
         try:
-            await asyncio.wait_for(self.writer.wait_closed(), 2.0)
-        except (OSError, ssl.SSLError, TimeoutError):
-            pass
+            if self.tls is not None:
+                with contextlib.suppress(ssl.SSLError):
+                    self.tls.unwrap()
+                if pending := self._outgoing.read():
+                    self.writer.write(pending)
         finally:
-            # A TLS close waits for the peer's close_notify; never leave the socket to the GC.
-            self.writer.transport.abort()
+            self.writer.close()
+            with contextlib.suppress(OSError, TimeoutError):
+                await asyncio.wait_for(self.writer.wait_closed(), 0.5)
+            self.writer.transport.abort()  # no-op once closed; never leave it to the GC
 
 
 async def get_ready(conn: Conn, mode: str, target: Target) -> None:
@@ -211,7 +264,7 @@ async def get_ready(conn: Conn, mode: str, target: Target) -> None:
         await conn.expect(250)
         await conn.send(b"STARTTLS\r\n")
         await conn.expect(220)
-        await conn.starttls(target)
+        await conn.handshake(target)
 
 
 Behaviour = Callable[[Conn, Target], Awaitable[None]]
@@ -273,8 +326,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", "hostile-client run durations (wall clock)")
         for name, seconds in sorted(DURATIONS.items()):
             terminalreporter.write_line(f"{seconds:6.2f} s  {name}")
-
-
-@contextlib.contextmanager
-def no_op() -> Iterator[None]:
-    yield

@@ -50,7 +50,6 @@ def _within(seconds: float, total: float) -> None:
     assert seconds < total + SLACK, f"the run took {seconds:.2f} s; limits.total is {total:g} s"
 
 
-
 # --- never sends ------------------------------------------------------------------------------
 
 
@@ -100,9 +99,7 @@ async def _long_line(conn: Conn, target: Target) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_ten_megabyte_line_is_cut_at_the_line_limit(
-    mode: str, tls_material: TlsMaterial
-) -> None:
+def test_a_ten_megabyte_line_is_cut_at_the_line_limit(mode: str, tls_material: TlsMaterial) -> None:
     scenario = make_scenario(mode, name="long-line")
     run = run_timed(scenario, Hostile("long-line", mode, _long_line), tls_material)
 
@@ -224,7 +221,9 @@ def test_ten_thousand_pipelined_noops_fail_at_the_first_unexpected_one(
     # The first NOOP was the script's one optional NOOP; the second ended the session.
     sent = run.result.transcript.sent_by(Direction.SERVER)
     assert sent.count(b"250 2.0.0 noop ok") == 1
-    assert sent.endswith(b"421 4.3.0 smtp-harness: the client did not follow the script, closing\r\n")
+    assert sent.endswith(
+        b"421 4.3.0 smtp-harness: the client did not follow the script, closing\r\n"
+    )
     _within(run.seconds, scenario.limits.total)
 
 

@@ -290,7 +290,9 @@ def step(yaml_line: str) -> str:
 
 
 VERSION_HINT = "(a newer file needs a newer smtp-harness; see docs/scenario-format.md)"
-TOP_KEYS = "client, description, exchange, expect, faults, id, limits, refs, source, tags, title, version"
+TOP_KEYS = (
+    "client, description, exchange, expect, faults, id, limits, refs, source, tags, title, version"
+)
 STEP_KINDS = "server, raw, client, auth, tls, delay, close, any_of, unordered"
 
 ERRORS = [
