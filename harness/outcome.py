@@ -39,6 +39,19 @@ class ClientOutcome:
             replies=tuple(replies) if replies or not sends else None,
         )
 
+    @classmethod
+    def failure(
+        cls, code: int | None, message: str, recipients: dict[str, int], replies: list[int]
+    ) -> ClientOutcome:
+        """A failed session, with what was learned before it failed."""
+        return cls(
+            outcome=Outcome.FAILED,
+            code=code,
+            message=message,
+            recipients=recipients,
+            replies=tuple(replies) or None,
+        )
+
     def describe(self) -> str:
         text = self.outcome.value
         if self.code is not None:

@@ -9,7 +9,7 @@ from harness.adapters.base import Capabilities, Target
 from harness.adapters.smtplib_adapter import dsn_options
 from harness.errors import AdapterError
 from harness.outcome import ClientOutcome
-from harness.scenario.model import ClientTask, Outcome, TlsMode
+from harness.scenario.model import ClientTask, TlsMode
 
 __all__ = ["AiosmtplibAdapter"]
 
@@ -34,13 +34,7 @@ class AiosmtplibAdapter:
         failure: ClientOutcome | None = None
 
         def failed(code: int | None, message: str) -> ClientOutcome:
-            return ClientOutcome(
-                outcome=Outcome.FAILED,
-                code=code,
-                message=message,
-                recipients=recipients,
-                replies=tuple(replies) or None,
-            )
+            return ClientOutcome.failure(code, message, recipients, replies)
 
         client = lib.SMTP(
             hostname=target.host,

@@ -13,7 +13,7 @@ import smtplib
 
 from harness.adapters.base import Capabilities, Target
 from harness.outcome import ClientOutcome
-from harness.scenario.model import ClientTask, Outcome, TlsMode
+from harness.scenario.model import ClientTask, TlsMode
 
 __all__ = ["SmtplibAdapter", "dsn_options"]
 
@@ -37,13 +37,7 @@ class SmtplibAdapter:
         client: smtplib.SMTP | None = None
 
         def failed(code: int | None, message: str) -> ClientOutcome:
-            return ClientOutcome(
-                outcome=Outcome.FAILED,
-                code=code,
-                message=message,
-                recipients=recipients,
-                replies=tuple(replies) or None,
-            )
+            return ClientOutcome.failure(code, message, recipients, replies)
 
         try:
             if task.tls is TlsMode.IMPLICIT:
