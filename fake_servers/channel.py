@@ -100,4 +100,10 @@ class Channel:
                 raise
 
     def close(self) -> None:
-        self.writer.close()
+        """Close; if unsent data is stuck (a client that does not read), reset instead, so the
+        socket does not outlive the session waiting for a reader that never comes."""
+        transport = self.writer.transport
+        if transport.get_write_buffer_size() > 0:
+            transport.abort()
+        else:
+            self.writer.close()

@@ -9,7 +9,6 @@ goes wrong ends up as the session's Failure, with the transcript so far.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 import time
 from collections.abc import Callable
@@ -135,8 +134,12 @@ class ScriptedServer:
             session.done.set()
             self._tasks.discard(task)
             writer.close()
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
+            except TimeoutError:
+                writer.transport.abort()  # unsent data and a client that does not read
+            except Exception:
+                pass
 
     def _record(self, session: Session, direction: Direction, data: bytes, tls: bool) -> None:
         session.transcript.add(direction, data, tls=tls)
@@ -156,7 +159,8 @@ class _Connection:
         self.session = session
         self.channel = Channel(reader, writer)
         self.playback = Playback(server.scenario)
-        self.parser = CommandParser()
+        limits = server.scenario.limits
+        self.parser = CommandParser(max_line=limits.line, max_data=limits.message)
         self.tls = False
         self.read_timeout = server.scenario.limits.read
         self.writes = 0  # server writes so far, for fault injection
@@ -195,7 +199,12 @@ class _Connection:
                 # judged as a close, fine where the rest of the script is optional.
                 self.note(f"connection reset by the client: {exc!r}")
                 data = b""
-            except (ConnectionError, ssl.SSLError, OSError) as exc:
+            except ssl.SSLError as exc:
+                await self._perform(
+                    self.playback.on_error("tls", f"TLS error: {exc!r}", send_abort=False)
+                )
+                break
+            except (ConnectionError, OSError) as exc:
                 await self._perform(
                     self.playback.on_error("closed", f"connection error: {exc!r}", send_abort=False)
                 )

@@ -40,6 +40,10 @@ class LineBuffer:
         """Everything buffered and not yet consumed."""
         return bytes(self._buf)
 
+    def startswith(self, prefix: bytes) -> bool:
+        """True if the buffered bytes begin with ``prefix`` (copies only that many bytes)."""
+        return self._buf[: len(prefix)] == prefix
+
     def take(self, n: int) -> bytes:
         """Remove and return the first ``n`` buffered bytes."""
         out = bytes(self._buf[:n])

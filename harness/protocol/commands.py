@@ -237,7 +237,7 @@ class CommandParser:
         return NEED_DATA
 
     def _data_event(self) -> DataReceived | NeedData:
-        if self._buffer.peek()[:3] == b".\r\n":  # empty content: the terminator comes first
+        if self._buffer.startswith(b".\r\n"):  # empty content: the terminator comes first
             self._buffer.take(3)
             self._in_data = False
             return DataReceived(wire=b"")

@@ -203,8 +203,17 @@ def _faults(r: NodeReader, node: yaml.Node) -> tuple[Fault, ...]:
 
 
 def _limits(r: NodeReader, node: yaml.Node) -> Limits:
-    keys = r.mapping(node, "limits", ("total", "read"))
+    keys = r.mapping(node, "limits", ("total", "read", "line", "message"))
     default = Limits()
+
+    def octets(key: str, fallback: int) -> int:
+        if key not in keys:
+            return fallback
+        value = r.scalar(keys[key], f"limits.{key}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise r.error(keys[key], f"limits.{key}", f"expected a number of octets, got {value!r}")
+        return value
+
     return Limits(
         total=r.number(keys["total"], "limits.total", minimum=0.01)
         if "total" in keys
@@ -212,6 +221,8 @@ def _limits(r: NodeReader, node: yaml.Node) -> Limits:
         read=r.number(keys["read"], "limits.read", minimum=0.01)
         if "read" in keys
         else default.read,
+        line=octets("line", default.line),
+        message=octets("message", default.message),
     )
 
 

@@ -128,6 +128,8 @@ class Expectation:
 class Limits:
     total: float = 10.0  # seconds for the whole run
     read: float = 5.0  # seconds the server waits for the client's next bytes
+    line: int = 65536  # longest command line the server accepts (memory bound; RFC 5321: 512)
+    message: int = 32 * 1024 * 1024  # largest message content the server accepts
 
 
 # --- exchange steps -------------------------------------------------------------------------

@@ -35,7 +35,6 @@ from harness.scenario.model import ClientTask, Outcome, Scenario
 
 PLAIN, STARTTLS, IMPLICIT = "plain", "starttls", "implicit"
 MODES = (PLAIN, STARTTLS, IMPLICIT)
-TLS_MODES = (STARTTLS, IMPLICIT)
 
 # Small limits: every hostile case must end by itself well inside these.
 TOTAL, READ = 3.0, 1.0

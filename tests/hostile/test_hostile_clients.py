@@ -8,22 +8,26 @@ are printed in the terminal summary.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import random
+import ssl
 
 import pytest
 
 from fake_servers.tls import TlsMaterial
 from harness.adapters.base import Target
+from harness.outcome import ClientOutcome
 from harness.protocol.buffer import DEFAULT_MAX_LINE
 from harness.results import Result, Verdict
-from harness.scenario.model import Send
+from harness.scenario.model import ClientTask, Send
 from harness.transcript import Direction
 
 from .conftest import (
     IMPLICIT,
     MESSAGE,
     MODES,
+    PLAIN,
     SLACK,
     STARTTLS,
     Conn,
@@ -229,13 +233,16 @@ def test_ten_thousand_pipelined_noops_fail_at_the_first_unexpected_one(
 
 # --- never reads while the server writes a large reply ------------------------------------------
 
-BIG_REPLY = b"".join(b"250-" + b"x" * 1018 + b"\r\n" for _ in range(8 * 1024)) + b"250 SIZE\r\n"
+# 16 MB: far more than a loopback connection buffers for a client that never reads (the send
+# buffer grows to tcp_wmem's max, 4 MB by default; the receive buffer only grows as the
+# application reads), so the server's write really blocks.
+BIG_REPLY = b"".join(b"250-" + b"x" * 1018 + b"\r\n" for _ in range(16 * 1024)) + b"250 SIZE\r\n"
 
 
 def _with_big_ehlo_reply(mode: str):  # type: ignore[no-untyped-def]
     scenario = make_scenario(mode, name="never-reads")
     steps = list(scenario.exchange)
-    # The session's EHLO reply (after STARTTLS, the second one) becomes an 8 MB reply.
+    # The session's EHLO reply (after STARTTLS, the second one) becomes a 16 MB reply.
     index = max(
         i
         for i, s in enumerate(steps)
@@ -296,3 +303,106 @@ def test_implicit_tls_client_that_never_sends_a_client_hello(tls_material: TlsMa
 
     _failed(run.result, "tls", "implicit TLS handshake failed", "TimeoutError")
     _within(run.seconds, scenario.limits.total)
+
+
+# --- drips a real ClientHello, one byte a second ------------------------------------------------
+
+
+def _client_hello(target: Target) -> bytes:
+    """The first flight of a real TLS handshake with the target's client context."""
+    outgoing = ssl.MemoryBIO()
+    tls = target.ssl_context.wrap_bio(
+        ssl.MemoryBIO(), outgoing, server_hostname=target.server_hostname
+    )
+    with contextlib.suppress(ssl.SSLWantReadError):
+        tls.do_handshake()
+    return outgoing.read()
+
+
+async def _drip_client_hello(conn: Conn, target: Target) -> None:
+    for byte in _client_hello(target):
+        await conn.send(bytes([byte]))
+        await asyncio.sleep(1.0)
+
+
+async def _drip_client_hello_after_starttls(conn: Conn, target: Target) -> None:
+    await conn.expect(220)
+    await conn.send(b"EHLO client.example.com\r\n")
+    await conn.expect(250)
+    await conn.send(b"STARTTLS\r\n")
+    await conn.expect(220)
+    await _drip_client_hello(conn, target)
+
+
+@pytest.mark.parametrize("mode", [STARTTLS, IMPLICIT])
+def test_a_client_hello_dripped_one_byte_a_second(mode: str, tls_material: TlsMaterial) -> None:
+    behaviour = _drip_client_hello if mode == IMPLICIT else _drip_client_hello_after_starttls
+    scenario = make_scenario(mode, name="tls-drip")
+    run = run_timed(scenario, Hostile("tls-drip", mode, behaviour, raw=True), tls_material)
+
+    what = "implicit TLS" if mode == IMPLICIT else "STARTTLS"
+    _failed(run.result, "tls", f"{what} handshake failed", "TimeoutError")
+    _within(run.seconds, scenario.limits.total)
+
+
+# --- many connections at once (beyond the brief: a client that floods connections) -------------
+
+
+class _ManyConnections(Hostile):
+    """Opens ``count`` connections at once and sends nothing on any of them."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__("many-connections", PLAIN, _silent)
+        self.count = count
+
+    async def deliver(self, task: ClientTask, target: Target) -> ClientOutcome:
+        conns: list[Conn] = []
+        try:
+            for _ in range(self.count):
+                conns.append(await Conn.open(target, tls=False))
+            await forever()
+        finally:
+            for conn in conns:
+                await conn.close()
+        raise AssertionError("unreachable")
+
+
+def test_a_client_that_opens_two_hundred_silent_connections(tls_material: TlsMaterial) -> None:
+    scenario = make_scenario(PLAIN, name="many-connections")
+    run = run_timed(scenario, _ManyConnections(200), tls_material)
+
+    _failed(run.result, "timeout", "the client sent nothing for 1 s")
+    assert any("opened 200 connections" in note for note in run.result.notes), run.result.notes
+    _within(run.seconds, scenario.limits.total)
+
+
+# --- garbage under the TLS layer once TLS is up -------------------------------------------------
+
+# An application-data record header and 32 octets that decrypt to nothing: a bad record MAC.
+BAD_RECORD = b"\x17\x03\x03\x00\x20" + bytes(32)
+
+
+async def _bad_tls_record(conn: Conn, target: Target) -> None:
+    conn.writer.write(BAD_RECORD)  # raw, under Conn's TLS layer
+    await conn.writer.drain()
+    await conn.until_closed()
+
+
+@pytest.mark.parametrize("mode", [STARTTLS, IMPLICIT])
+def test_a_bad_tls_record_after_the_handshake(mode: str, tls_material: TlsMaterial) -> None:
+    scenario = make_scenario(mode, name="bad-record")
+    run = run_timed(scenario, Hostile("bad-record", mode, _bad_tls_record), tls_material)
+
+    assert run.result.verdict is Verdict.FAIL
+    failure = run.result.failure
+    assert failure is not None and "EHLO {domain}" in failure.expected
+    assert "SSLError" in failure.message and "bad record mac" in failure.message
+    _within(run.seconds, scenario.limits.total)
+
+
+@pytest.mark.parametrize("mode", [STARTTLS, IMPLICIT])
+def test_a_bad_tls_record_is_a_tls_failure(mode: str, tls_material: TlsMaterial) -> None:
+    scenario = make_scenario(mode, name="bad-record-kind")
+    run = run_timed(scenario, Hostile("bad-record", mode, _bad_tls_record), tls_material)
+
+    _failed(run.result, "tls", "bad record mac")
