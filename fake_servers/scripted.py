@@ -132,14 +132,15 @@ class ScriptedServer:
             raise
         finally:
             session.done.set()
-            self._tasks.discard(task)
             writer.close()
             try:
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
             except TimeoutError:
                 writer.transport.abort()  # unsent data and a client that does not read
-            except Exception:
+            except Exception:  # the session is over and its record complete: nothing to add
                 pass
+            finally:
+                self._tasks.discard(task)  # only now: close() must still await this task
 
     def _record(self, session: Session, direction: Direction, data: bytes, tls: bool) -> None:
         session.transcript.add(direction, data, tls=tls)
@@ -182,7 +183,8 @@ class _Connection:
             remaining = deadline - time.monotonic()
             wait = min(self.read_timeout, remaining)
             try:
-                data = await asyncio.wait_for(self.channel.read(), max(wait, 0))
+                async with asyncio.timeout(max(wait, 0)):  # no task per read, unlike wait_for
+                    data = await self.channel.read()
             except TimeoutError:
                 if wait < self.read_timeout:
                     total = self.server.scenario.limits.total
@@ -345,7 +347,8 @@ class _Connection:
             self.channel.write(piece)
             self.server._record(self.session, Direction.SERVER, piece, self.tls)
             try:
-                await asyncio.wait_for(self.channel.drain(), self.read_timeout)
+                async with asyncio.timeout(self.read_timeout):
+                    await self.channel.drain()
             except TimeoutError:
                 await self._perform(
                     self.playback.on_error(

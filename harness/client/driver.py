@@ -93,7 +93,8 @@ async def _run(
 ) -> None:
     while not machine.finished:
         try:
-            data = await asyncio.wait_for(reader.read(65536), timeout)
+            async with asyncio.timeout(timeout):  # no task per read, unlike wait_for
+                data = await reader.read(65536)
         except TimeoutError:
             actions = machine.fail(f"no reply from the server within {timeout:g} s")
         except (OSError, ssl.SSLError) as exc:
@@ -105,7 +106,8 @@ async def _run(
             if isinstance(action, Write):
                 try:
                     writer.write(action.data)
-                    await asyncio.wait_for(writer.drain(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await writer.drain()
                 except (OSError, TimeoutError) as exc:
                     actions = machine.fail(f"could not send: {exc!r}")
             elif isinstance(action, StartTls):
