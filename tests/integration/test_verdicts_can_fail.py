@@ -11,7 +11,6 @@ import time
 from fake_servers.tls import TlsMaterial
 from harness.adapters.base import Capabilities, Target
 from harness.adapters.reference import ReferenceAdapter
-from harness.client.driver import ClientConfig, deliver
 from harness.client.machine import ClientAction, ClientMachine
 from harness.corpus import corpus_path
 from harness.outcome import ClientOutcome
@@ -21,26 +20,6 @@ from harness.scenario.loader import load_scenario, parse_scenario
 from harness.scenario.model import ClientStep, ClientTask, Outcome, StartTls
 
 from .conftest import CLOSE, READ, OutcomeLyingAdapter, RawClient, TaskChangingAdapter, run
-
-
-class _MachineAdapter:
-    """The reference driver running a broken variant of the state machine."""
-
-    capabilities = Capabilities()
-
-    def __init__(self, machine_class: type[ClientMachine]) -> None:
-        self.machine_class = machine_class
-        self.name = machine_class.__name__
-
-    async def deliver(self, task: ClientTask, target: Target) -> ClientOutcome:
-        config = ClientConfig(
-            host=target.host,
-            port=target.port,
-            ssl_context=target.ssl_context,
-            server_hostname=target.server_hostname,
-            timeout=target.timeout,
-        )
-        return await deliver(task, config, machine_class=self.machine_class)
 
 
 class NoEhloAfterStartTls(ClientMachine):
@@ -71,7 +50,7 @@ def test_skipping_ehlo_after_starttls_fails_at_that_step(tls_material: TlsMateri
     ]
     assert isinstance(after_tls, ClientStep) and after_tls.expected.startswith("EHLO")
 
-    result = run(scenario, _MachineAdapter(NoEhloAfterStartTls), tls_material)
+    result = run(scenario, ReferenceAdapter(NoEhloAfterStartTls), tls_material)
 
     assert result.verdict is Verdict.FAIL
     assert result.failure is not None
@@ -84,7 +63,7 @@ def test_missing_dot_stuffing_fails_at_the_data_step(tls_material: TlsMaterial) 
     scenario = _corpus("data/dot-stuffing.yaml")
     data_step = next(s for s in scenario.exchange if isinstance(s, ClientStep) and s.kind == "data")
 
-    result = run(scenario, _MachineAdapter(NoDotStuffing), tls_material)
+    result = run(scenario, ReferenceAdapter(NoDotStuffing), tls_material)
 
     assert result.verdict is Verdict.FAIL
     assert result.failure is not None
