@@ -149,10 +149,13 @@ def _expand(stack: Stack, out: list[tuple[Unit, Stack]]) -> bool:
         if node.head is None:  # a barrier: headless units run only when reached for real
             return False
         out.append((node, after))
+        ends_session = any(isinstance(a, Close) for a in node.actions)
+        if isinstance(node.head, ClientStep) and node.head.kind == "silence":
+            # Closing says nothing, so it fulfils a silence step.
+            return ends_session or _expand(after, [])
         if not node.optional:
             return False
         # An optional step whose reply closes the connection may also be left out by closing.
-        ends_session = any(isinstance(a, Close) for a in node.actions)
         return _expand(after, out) or ends_session
     if isinstance(node, Choice):
         can_end = False
@@ -337,6 +340,26 @@ class Playback:
     def on_timeout(self, seconds: float) -> list[Action]:
         message = f"the client sent nothing for {seconds:g} s"
         return self._fail(self._failure_here("timeout", message, actual="(silence)"))
+
+    def silence_wait(self) -> float | None:
+        """Seconds after which client silence is the next step, if a silence step can come next."""
+        if self._auth is not None or self._bdat is not None:
+            return None
+        candidates: list[tuple[Unit, Stack]] = []
+        _expand(self._stack, candidates)
+        waits = [_silence_seconds(u) for u, _ in candidates if _is_silence(u)]
+        return min(waits) if waits else None
+
+    def on_silence(self) -> list[Action]:
+        """The client sent nothing for ``silence_wait()`` seconds: take the silence step."""
+        candidates: list[tuple[Unit, Stack]] = []
+        _expand(self._stack, candidates)
+        unit, after = min(
+            ((u, a) for u, a in candidates if _is_silence(u)),
+            key=lambda pair: _silence_seconds(pair[0]),
+        )
+        self._stack = after
+        return self._run_unit(unit)
 
     def on_error(self, kind: str, message: str, *, send_abort: bool = True) -> list[Action]:
         """A protocol or TLS error seen by the server: the session fails."""
@@ -653,6 +676,14 @@ class Playback:
             )
         dialogue.answers.append(command.line)
         return self._auth_next()
+
+
+def _is_silence(unit: Unit) -> bool:
+    return isinstance(unit.head, ClientStep) and unit.head.kind == "silence"
+
+
+def _silence_seconds(unit: Unit) -> float:
+    return unit.head.seconds if isinstance(unit.head, ClientStep) else 0.0
 
 
 def _describe(unit: Unit) -> str:

@@ -181,11 +181,17 @@ class _Connection:
         deadline = time.monotonic() + self.server.scenario.limits.total
         while not self.playback.finished:
             remaining = deadline - time.monotonic()
+            silence = self.playback.silence_wait()
             wait = min(self.read_timeout, remaining)
+            if silence is not None and silence < wait:
+                wait = silence
             try:
                 async with asyncio.timeout(max(wait, 0)):  # no task per read, unlike wait_for
                     data = await self.channel.read()
             except TimeoutError:
+                if wait == silence:
+                    await self._perform(self.playback.on_silence())
+                    continue
                 if wait < self.read_timeout:
                     total = self.server.scenario.limits.total
                     await self._perform(

@@ -264,7 +264,16 @@ def _match_bdat(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
     return None
 
 
+def _match_silence(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch | None:
+    """A silence step is taken when nothing comes (see Playback.on_silence); input never matches."""
+    shown = actual.text if isinstance(actual, Command) else "DATA content"
+    return Mismatch(
+        field="silence", expected=f"nothing for {step.seconds:g} s", actual=shown, hint=""
+    )
+
+
 MATCHERS: dict[str, Matcher] = {
+    "silence": _match_silence,
     "match": _match_pattern,
     "regex": _match_regex,
     "data": _match_data,

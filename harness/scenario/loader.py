@@ -60,7 +60,7 @@ _TOP_KEYS = {
     "faults",
 }
 _DATA_COMPARE = ("exact", "content", "any")
-_CLIENT_MATCHERS = ("match", "regex", "data", "bdat")
+_CLIENT_MATCHERS = ("match", "regex", "data", "bdat", "silence")
 
 
 # --- sections --------------------------------------------------------------------------------
@@ -323,8 +323,15 @@ def _client_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> Clien
     keys = r.mapping(node, field, (*_CLIENT_MATCHERS, "optional", "compare", "absent"))
     kinds = [k for k in _CLIENT_MATCHERS if k in keys]
     if len(kinds) != 1:
-        raise r.error(node, field, "expected exactly one of: match, regex, data")
+        raise r.error(node, field, "expected exactly one of: match, regex, data, bdat, silence")
     kind = kinds[0]
+    if kind == "silence":
+        if len(keys) != 1:
+            raise r.error(node, field, "`silence` takes no other keys")
+        seconds = r.number(keys[kind], f"{field}.silence")
+        if seconds <= 0:
+            raise r.error(keys[kind], f"{field}.silence", "expected a number of seconds > 0")
+        return ClientStep(kind="silence", expected="", seconds=seconds, line=line)
     expected = r.string(keys[kind], f"{field}.{kind}")
     if kind == "data" and expected != "message":
         raise r.error(

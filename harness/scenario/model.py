@@ -176,8 +176,9 @@ class ClientStep:
     """What the client must send next.
 
     Attributes:
-        kind: the matcher: ``match`` (pattern), ``regex``, ``data`` or ``bdat`` (the message sent
-            in one or more BDAT chunks, RFC 3030).
+        kind: the matcher: ``match`` (pattern), ``regex``, ``data``, ``bdat`` (the message sent
+            in one or more BDAT chunks, RFC 3030) or ``silence`` (the client sends nothing for
+            ``seconds``; closing counts as silence).
         expected: the pattern or regex; for ``data``, the word ``message``.
         compare: for ``data``: ``exact``, ``content`` or ``any``.
         absent: for ``data``: strings that must not appear anywhere in the data (e.g. a BCC
@@ -190,9 +191,12 @@ class ClientStep:
     compare: str = "content"
     absent: tuple[str, ...] = ()
     optional: bool = False
+    seconds: float = 0.0  # for ``silence``
     line: int = 0
 
     def describe(self) -> str:
+        if self.kind == "silence":
+            return f"<silence for {self.seconds:g} s>"
         if self.kind == "data":
             return f"<DATA content: the message, compare={self.compare}>"
         if self.kind == "bdat":

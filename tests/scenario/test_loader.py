@@ -356,7 +356,7 @@ ERRORS = [
     pytest.param(
         step("- client: {match: QUIT, optinal: true}"),
         "s.yaml:7: exchange[1].client.optinal: unknown key 'optinal'; "
-        "expected one of: absent, bdat, compare, data, match, optional, regex",
+        "expected one of: absent, bdat, compare, data, match, optional, regex, silence",
         id="unknown-key-in-client-step",
     ),
     pytest.param(
@@ -443,7 +443,7 @@ ERRORS = [
     ),
     pytest.param(
         step("- client: {match: QUIT, regex: QUIT}"),
-        "s.yaml:7: exchange[1].client: expected exactly one of: match, regex, data",
+        "s.yaml:7: exchange[1].client: expected exactly one of: match, regex, data, bdat, silence",
         id="two-client-matchers",
     ),
     pytest.param(
@@ -688,3 +688,21 @@ def test_corpus_file_loads(path: Path) -> None:
 
 def test_corpus_ids_are_unique() -> None:
     assert len(load_scenarios([corpus_path()])) == len(CORPUS)
+
+
+def test_silence_step_loads_with_its_seconds() -> None:
+    s = parse_scenario(MINIMAL + "  - client: {silence: 0.25}\n", "s.yaml")
+    step = s.exchange[1]
+    assert isinstance(step, ClientStep)
+    assert (step.kind, step.seconds) == ("silence", 0.25)
+
+
+@pytest.mark.parametrize(
+    ("yaml_step", "message"),
+    [
+        ("{silence: 0}", "exchange[1].client.silence: expected a number of seconds > 0"),
+        ("{silence: 1, optional: true}", "exchange[1].client: `silence` takes no other keys"),
+    ],
+)
+def test_silence_step_errors(yaml_step: str, message: str) -> None:
+    assert message in str(error(MINIMAL + f"  - client: {yaml_step}\n"))
