@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from dataclasses import dataclass, field
 
 from harness.errors import RemoteProtocolError
@@ -489,6 +490,7 @@ class Playback:
         """Track the EHLO extensions and 354 from what the server is about to send."""
         parser = ReplyParser(allow_bare_lf=True)
         last: Reply | None = None
+        sent = b""
         for i, action in enumerate(list(actions)):
             if isinstance(action, StartTls):
                 self.extensions = None  # RFC 3207 §4.2: everything learned before TLS is void
@@ -496,16 +498,24 @@ class Playback:
                 self.finished = True
             if not isinstance(action, Send):
                 continue
+            sent += action.data
             parser.receive_data(action.data)
             try:
                 while not isinstance(event := parser.next_event(), NeedData):
                     if isinstance(event, Reply):
                         last = event
             except RemoteProtocolError:
-                return
+                if self._last_verb == "EHLO":  # a lenient client reads what it can
+                    last = _salvage_ehlo(sent)
+                break
             if last is not None and last.code == 354 and self._last_verb == "DATA":
                 actions.insert(i + 1, BeginData())
                 self._last_verb = ""
+        if self._last_verb == "DATA" and _LINE_354.search(sent):
+            # A 354 in broken framing: a lenient client sends the message, so read it as one.
+            at = max(i for i, a in enumerate(actions) if isinstance(a, Send))
+            actions.insert(at + 1, BeginData())
+            self._last_verb = ""
         if last is None:
             return
         if self._last_verb == "EHLO" and last.code == 250:
@@ -676,6 +686,16 @@ class Playback:
             )
         dialogue.answers.append(command.line)
         return self._auth_next()
+
+
+def _salvage_ehlo(sent: bytes) -> Reply | None:
+    """The 250 lines of an EHLO reply in broken framing, as a lenient client would read them."""
+    lines = [m.group(1) for m in _LINE_250.finditer(sent)]
+    return Reply(code=250, lines=tuple(lines)) if lines else None
+
+
+_LINE_250 = re.compile(rb"(?m)^250[ -]?([^\r\n\x00]*)")
+_LINE_354 = re.compile(rb"(?:^|[\r\n])354")
 
 
 def _is_silence(unit: Unit) -> bool:

@@ -254,6 +254,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_OK
 
 
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from harness.fuzz.engine import fuzz, format_report  # imports Hypothesis: only when fuzzing
+
+    adapter = load_adapter(args.client)
+    seed = args.seed if args.seed is not None else random.randrange(1, 2**31)
+    print(f"fuzzing {adapter.name} with seed {seed} (repeat with --seed {seed})", flush=True)
+    report = fuzz(
+        adapter,
+        examples=args.examples,
+        seed=seed,
+        out=Path(args.out) if args.out else None,
+        progress=lambda text: print(text, flush=True),
+    )
+    print(format_report(report))
+    return EXIT_FAILED if report.findings else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smtp-harness", description="SMTP client conformance harness"
@@ -343,6 +360,15 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("paths", nargs="*")
     lst.add_argument("-k", dest="keyword")
     lst.set_defaults(func=cmd_list)
+
+    fuzz = sub.add_parser(
+        "fuzz", help="fuzz reply framing against a client; write each finding as a scenario"
+    )
+    fuzz.add_argument("--client", default="reference", help="adapter name or client YAML file")
+    fuzz.add_argument("--examples", type=int, default=200, help="generated cases (default 200)")
+    fuzz.add_argument("--seed", type=int, help="the same seed gives the same cases and findings")
+    fuzz.add_argument("--out", metavar="DIR", help="write each finding as DIR/<name>.yaml")
+    fuzz.set_defaults(func=cmd_fuzz)
 
     sub.add_parser("clients", help="list installed client adapters").set_defaults(
         func=lambda a: print("\n".join(available_adapters())) or EXIT_OK

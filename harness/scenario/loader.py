@@ -474,7 +474,8 @@ def _steps(r: NodeReader, node: yaml.Node, field: str) -> tuple[Step, ...]:
                     else "expected at least one group",
                 )
             for j, (g, branch_node) in enumerate(zip(groups, r.sequence(value, sub), strict=True)):
-                if not g or not isinstance(g[0], ClientStep | AuthStep):
+                # An empty any_of branch means "go on with the steps after the any_of".
+                if (g or kind != "any_of") and not (g and isinstance(g[0], ClientStep | AuthStep)):
                     raise r.error(
                         branch_node,
                         f"{sub}[{j}]",

@@ -1,0 +1,224 @@
+"""The fuzzer: generate cases with Hypothesis, run each against a client over real sockets,
+classify the result, shrink each distinct finding and write it out as a scenario file.
+
+Generation is Hypothesis's, seeded, and runs every one of the ``examples`` (Hypothesis's own
+search stops soon after its first failure, and a report of "nothing in N examples" must mean N).
+Shrinking is ours (``cases.simpler_cases``): a few dozen runs of simpler cases that keep the
+class of the finding, so a hang costs seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import seed as hypothesis_seed
+
+from fake_servers.tls import TlsMaterial
+from harness.adapters.base import ClientAdapter, unsupported_reason
+from harness.fuzz.cases import BASES, DOMAIN, FuzzCase, build_scenario, fuzz_cases, simpler_cases
+from harness.protocol.replies import Reply
+from harness.results import Result, Verdict
+from harness.runner import run_scenario
+from harness.scenario.loader import load_scenario
+from harness.scenario.writer import write_scenario
+
+__all__ = ["CLASSES", "Finding", "FuzzReport", "classify", "fuzz"]
+
+# handled: a correct success or a clean failure; crashed: an unexpected exception or exit
+# status; hung: no outcome by the deadline; misparsed: an outcome the replies do not allow;
+# off-script: an allowed outcome, but commands the script has no place for.
+CLASSES = ("handled", "crashed", "hung", "misparsed", "off-script")
+DEFAULT_EXAMPLES = 200
+MAX_SHRINK_RUNS = 60
+
+
+def classify(result: Result) -> str:
+    if result.verdict in (Verdict.PASS, Verdict.XFAIL):
+        return "handled"
+    if result.verdict is Verdict.ERROR:
+        return "crashed"
+    if result.verdict is Verdict.SKIP:
+        return "skipped"
+    if result.outcome is None:
+        return "hung"
+    if result.failure is None:
+        return "misparsed"  # the wire was fine; the outcome was not
+    expect = result.scenario.expect
+    allowed = result.outcome.outcome in expect.outcomes and (
+        not expect.codes or any(c.matches(result.outcome.code) for c in expect.codes)
+    )
+    return "off-script" if allowed else "misparsed"
+
+
+@dataclass(slots=True)
+class Finding:
+    """One distinct finding: its class, the shrunk case, and the run that showed it."""
+
+    klass: str
+    case: FuzzCase
+    result: Result
+    first_example: int
+    path: Path | None = None
+    replayed: str = ""  # the verdict when the written file was run again
+
+    @property
+    def key(self) -> tuple[str, tuple[str, ...]]:
+        return (self.klass, self.case.labels())
+
+    def name(self, client: str) -> str:
+        slug = "-".join(self.case.labels()).replace("+", "-")
+        return f"{client}-{self.klass}-{slug}"[:100]
+
+
+@dataclass(slots=True)
+class FuzzReport:
+    client: str
+    seed: int
+    examples: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def fuzz(
+    adapter: ClientAdapter,
+    *,
+    examples: int = DEFAULT_EXAMPLES,
+    seed: int = 0,
+    out: Path | None = None,
+    bases: tuple[str, ...] = BASES,
+    progress: Callable[[str], None] | None = None,
+) -> FuzzReport:
+    """Run ``examples`` generated cases against ``adapter``; shrink and (with ``out``) write each
+    distinct finding as a scenario file, then replay that file to confirm its verdict."""
+    started = time.monotonic()
+    report = FuzzReport(client=adapter.name, seed=seed)
+    tls = TlsMaterial.shared()
+    loop = asyncio.new_event_loop()
+
+    def run(case: FuzzCase, note: str = "") -> Result:
+        scenario = build_scenario(case, scenario_id=f"fuzz.{adapter.name}", note=note)
+        return loop.run_until_complete(run_scenario(scenario, adapter, tls=tls))
+
+    usable = tuple(b for b in bases if _supported(adapter, b))
+    if not usable:
+        raise ValueError(f"{adapter.name} can run none of the base exchanges {bases}")
+    failing: list[tuple[int, FuzzCase, str]] = []
+
+    @settings(
+        max_examples=examples,
+        database=None,
+        phases=[Phase.generate],
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+    )
+    @hypothesis_seed(seed)
+    @given(fuzz_cases(bases=usable))
+    def one_example(case: FuzzCase) -> None:
+        klass = classify(run(case))
+        report.examples += 1
+        report.counts[klass] = report.counts.get(klass, 0) + 1
+        if klass not in ("handled", "skipped"):
+            failing.append((report.examples, case, klass))
+        if progress is not None and report.examples % 50 == 0:
+            progress(f"{report.examples} examples: {_counts(report.counts)}")
+
+    try:
+        one_example()
+        for index, case, klass in failing:
+            if any(
+                f.klass == klass and set(f.case.labels()) <= set(case.labels())
+                for f in report.findings
+            ):
+                continue  # most likely a finding already shrunk
+            finding = _shrink(case, klass, index, run)
+            if any(f.key == finding.key for f in report.findings):
+                continue
+            report.findings.append(finding)
+            if progress is not None:
+                progress(f"finding: {finding.klass} {', '.join(finding.case.labels())}")
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            for finding in report.findings:
+                _write_and_replay(finding, adapter, report, out, loop, tls)
+    finally:
+        loop.close()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _supported(adapter: ClientAdapter, base: str) -> bool:
+    ehlo = Reply(
+        code=250,
+        lines=(
+            DOMAIN,
+            *([b"AUTH " + base[5:].upper().encode()] if base.startswith("auth-") else []),
+        ),
+    )
+    probe = build_scenario(FuzzCase(base=base, ehlo=ehlo))
+    return unsupported_reason(adapter, probe) is None
+
+
+def _shrink(case: FuzzCase, klass: str, index: int, run: Callable[[FuzzCase], Result]) -> Finding:
+    """Greedy: take the first simpler case that shows the same class, until none does."""
+    best, best_result = case, run(case)
+    runs = 1
+    improved = True
+    while improved and runs < MAX_SHRINK_RUNS:
+        improved = False
+        for candidate in simpler_cases(best):
+            runs += 1
+            result = run(candidate)
+            if classify(result) == klass:
+                best, best_result, improved = candidate, result, True
+                break
+            if runs >= MAX_SHRINK_RUNS:
+                break
+    return Finding(klass=klass, case=best, result=best_result, first_example=index)
+
+
+def _write_and_replay(
+    finding: Finding,
+    adapter: ClientAdapter,
+    report: FuzzReport,
+    out: Path,
+    loop: asyncio.AbstractEventLoop,
+    tls: TlsMaterial,
+) -> None:
+    name = finding.name(adapter.name)
+    note = (
+        f"Found by `smtp-harness fuzz --client {adapter.name} --seed {report.seed}` "
+        f"(example {finding.first_example}, then shrunk): {finding.klass}. "
+        f"At the time: {finding.result.verdict.value}: {finding.result.message}"
+    )
+    scenario = build_scenario(finding.case, scenario_id=f"fuzz.{name}", note=note)
+    path = out / f"{name}.yaml"
+    write_scenario(scenario, path)
+    replay = loop.run_until_complete(run_scenario(load_scenario(path), adapter, tls=tls))
+    finding.path = path
+    finding.replayed = replay.verdict.value
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{counts[k]} {k}" for k in (*CLASSES, "skipped") if counts.get(k))
+
+
+def format_report(report: FuzzReport) -> str:
+    lines = [
+        f"fuzz: {report.client}, seed {report.seed}: {report.examples} examples in "
+        f"{report.seconds:.1f} s: {_counts(report.counts) or 'nothing run'}"
+    ]
+    if not report.findings:
+        lines.append(f"no findings in {report.examples} examples")
+    for f in report.findings:
+        where = f" -> {f.path} (replays: {f.replayed})" if f.path else ""
+        lines.append(f"{f.klass.upper():10} {', '.join(f.case.labels())}{where}")
+        lines += [f"    {d}" for d in f.case.describe()]
+        lines.append(f"    verdict: {f.result.verdict.value}: {f.result.message}")
+    return "\n".join(lines)
