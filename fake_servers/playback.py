@@ -328,7 +328,9 @@ class Playback:
         if self.finished:
             return []
         candidates: list[tuple[Unit, Stack]] = []
-        if self._auth is None and self._bdat is None and _expand(self._stack, candidates):
+        # An optional AUTH step may be left mid-way too.
+        auth_done = self._auth is None or self._auth.step.optional
+        if auth_done and self._bdat is None and _expand(self._stack, candidates):
             self.finished = True
             return [Close()]
         message = "the client closed the connection before the script ended"

@@ -255,7 +255,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
-    from harness.fuzz.engine import fuzz, format_report  # imports Hypothesis: only when fuzzing
+    from harness.fuzz.engine import format_report, fuzz  # imports Hypothesis: only when fuzzing
 
     adapter = load_adapter(args.client)
     seed = args.seed if args.seed is not None else random.randrange(1, 2**31)

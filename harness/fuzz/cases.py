@@ -228,7 +228,9 @@ def expectation(case: FuzzCase) -> Expectation:
             continue
         disturbed = disturbed or change.disturbs
         klass = SUCCESS_CLASS.get(stage)
-        if failing is None and klass and any(c // 100 != klass for c in change.framing.codes):
+        # A reply means its last line's code: with mixed codes (R-REPLY-2) a client may refuse
+        # the reply, or act on the line that ends it, never on an earlier one.
+        if failing is None and klass and change.reply.code // 100 != klass:
             failing = change
         if change.framing.closes and stage not in ("dot", "quit"):
             closed_early = True
@@ -270,8 +272,9 @@ def _give_up_or_wait(*extra: tuple[Step, ...]) -> AnyOf:
     return AnyOf(branches=((), give_up, wait, *extra))
 
 
-def _stage_steps(case: FuzzCase, stage: str) -> tuple[Step, ...]:
-    """The client's command for ``stage`` and the server's reply (changed or not)."""
+def _stage_steps(case: FuzzCase, stage: str, disturbed: bool) -> tuple[Step, ...]:
+    """The client's command for ``stage`` and the server's reply (changed or not); ``disturbed``
+    once an earlier reply was changed."""
     change = case.change(stage)
     base = case.ehlo if stage == "ehlo" else BASE_REPLIES[stage]
     reply: tuple[Step, ...] = (_send(change),) if change else (Send(data=base.to_bytes()),)
@@ -293,6 +296,7 @@ def _stage_steps(case: FuzzCase, stage: str) -> tuple[Step, ...]:
             mechanisms=(mechanism,),
             prompts=case.challenge.lines if case.challenge else None,
             reply=change.data if change else base.to_bytes(),
+            optional=disturbed,  # after a changed EHLO reply a client may not (finish) AUTH
         )
         return (auth, *reply[1:])
     command = {
@@ -311,7 +315,7 @@ def build_scenario(case: FuzzCase, *, scenario_id: str = "fuzz.case", note: str 
     disturbed = False
     stages = stages_of(case.base)
     for i, stage in enumerate(stages):
-        steps += _stage_steps(case, stage)
+        steps += _stage_steps(case, stage, disturbed)
         change = case.change(stage)
         if change is not None and change.framing.closes:
             break

@@ -162,7 +162,7 @@ def _defect_params(reply: Reply, kind: str) -> st.SearchStrategy[int]:
     if kind == "blank-line":
         return st.integers(0, len(reply.lines) - 1)
     if kind == "over-long-line":
-        return st.integers(513, 5000)
+        return st.integers(600, 5000)
     return st.just(0)
 
 
@@ -200,7 +200,7 @@ def frame(reply: Reply, kind: str = "valid", param: int = 0) -> Framing:
         )
         return Framing(data=blanked, kind=kind, codes=codes)
     if kind == "over-long-line":
-        size = max(param, 513)
+        size = max(param, 600)
         long_line = code + b"-" + b"x" * (size - 6) + b"\r\n"
         return Framing(data=long_line + data, kind=kind, codes=(reply.code, *codes))
     if kind == "nul-byte":

@@ -1,0 +1,96 @@
+"""The fuzzer finds a broken client, writes findings that replay, and repeats itself by seed;
+the reference client comes through it clean."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from hypothesis import given, settings
+
+from harness.adapters.base import Capabilities, Target
+from harness.adapters.reference import ReferenceAdapter
+from harness.fuzz.cases import build_scenario, fuzz_cases
+from harness.fuzz.engine import DEFAULT_EXAMPLES, classify, fuzz
+from harness.outcome import ClientOutcome
+from harness.runner import run_scenario
+from harness.scenario.loader import load_scenario
+from harness.scenario.model import ClientTask, Outcome
+
+
+class FirstLineOnlyClient:
+    """Deliberately broken: takes the first line of every reply as the whole reply."""
+
+    name = "first-line-only"
+    capabilities = Capabilities(auth_mechanisms=frozenset())
+
+    async def deliver(self, task: ClientTask, target: Target) -> ClientOutcome:
+        reader, writer = await asyncio.open_connection(target.host, target.port)
+
+        async def command(line: bytes | None, want: str) -> int:
+            if line is not None:
+                writer.write(line + b"\r\n")
+                await writer.drain()
+            reply = await asyncio.wait_for(reader.readline(), target.timeout)
+            code = int(reply[:3]) if reply[:3].isdigit() else 0
+            if not str(code).startswith(want):
+                raise LookupError(code)
+            return code
+
+        try:
+            await command(None, "2")
+            await command(b"EHLO client.example.com", "2")
+            await command(f"MAIL FROM:<{task.mail_from}>".encode(), "2")
+            await command(f"RCPT TO:<{task.rcpt_to[0]}>".encode(), "2")
+            await command(b"DATA", "3")
+            await command(task.message + b".", "2")
+            writer.write(b"QUIT\r\n")
+            return ClientOutcome(outcome=Outcome.DELIVERED)
+        except LookupError as exc:
+            return ClientOutcome(outcome=Outcome.FAILED, code=exc.args[0])
+        except (OSError, TimeoutError, ValueError):
+            return ClientOutcome(outcome=Outcome.FAILED)
+        finally:
+            writer.close()
+
+
+def test_a_client_that_reads_one_line_per_reply_is_found(tmp_path: Path) -> None:
+    report = fuzz(FirstLineOnlyClient(), examples=DEFAULT_EXAMPLES, seed=1, out=tmp_path)
+    assert report.examples == DEFAULT_EXAMPLES
+    assert report.findings, report.counts
+    classes = {f.klass for f in report.findings}
+    assert classes & {"misparsed", "off-script", "hung"}
+    multi = [f for f in report.findings if any("multi-line" in lab for lab in f.case.labels())]
+    assert multi, [f.case.labels() for f in report.findings]
+    for finding in report.findings:
+        # Each written file replays with the verdict the fuzzer saw.
+        assert finding.path is not None and finding.path.exists()
+        assert finding.replayed == finding.result.verdict.value
+        assert load_scenario(finding.path).tags == ("fuzz",)
+
+
+def test_the_same_seed_gives_the_same_findings(tmp_path: Path) -> None:
+    first = fuzz(FirstLineOnlyClient(), examples=40, seed=5)
+    second = fuzz(FirstLineOnlyClient(), examples=40, seed=5)
+    assert first.counts == second.counts
+    assert [(f.klass, f.case) for f in first.findings] == [
+        (f.klass, f.case) for f in second.findings
+    ]
+
+
+def test_the_reference_client_has_no_findings() -> None:
+    report = fuzz(ReferenceAdapter(), examples=40, seed=3)
+    assert report.findings == [], [f.result.message for f in report.findings]
+    assert report.counts == {"handled": 40}
+
+
+@settings(max_examples=25)
+@given(fuzz_cases())
+def test_the_reference_client_handles_every_case_in_bounded_time(case: object) -> None:
+    scenario = build_scenario(case)  # type: ignore[arg-type]
+    started = time.monotonic()
+    result = asyncio.run(run_scenario(scenario, ReferenceAdapter()))
+    assert classify(result) == "handled", result.message
+    # Its own deadline, not the server's patience, ends every wait.
+    assert time.monotonic() - started < scenario.limits.total
