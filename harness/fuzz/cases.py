@@ -46,7 +46,16 @@ from harness.scenario.model import (
     Step,
 )
 
-__all__ = ["BASES", "Change", "FuzzCase", "build_scenario", "fuzz_cases", "stages_of"]
+__all__ = [
+    "BASES",
+    "Change",
+    "FuzzCase",
+    "build_scenario",
+    "expectation",
+    "fuzz_cases",
+    "simpler_cases",
+    "stages_of",
+]
 
 BASES = ("send", "auth-plain", "auth-login")
 SENDER = "alice@example.com"

@@ -27,7 +27,15 @@ from harness.runner import run_scenario
 from harness.scenario.loader import load_scenario
 from harness.scenario.writer import write_scenario
 
-__all__ = ["CLASSES", "Finding", "FuzzReport", "classify", "fuzz"]
+__all__ = [
+    "CLASSES",
+    "DEFAULT_EXAMPLES",
+    "Finding",
+    "FuzzReport",
+    "classify",
+    "format_report",
+    "fuzz",
+]
 
 # handled: a correct success or a clean failure; crashed: an unexpected exception or exit
 # status; hung: no outcome by the deadline; misparsed: an outcome the replies do not allow;
