@@ -250,6 +250,8 @@ class Playback:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self._stack: Stack = (_Seq(compile_steps(scenario.exchange), 0),)
+        # Most scripts have no silence step: then the read loop need not look for one.
+        self._has_silence = _any_silence(scenario.exchange)
         self.failure: Failure | None = None
         self.finished = False
         self.extensions: Extensions | None = None
@@ -346,7 +348,7 @@ class Playback:
 
     def silence_wait(self) -> float | None:
         """Seconds after which client silence is the next step, if a silence step can come next."""
-        if self._auth is not None or self._bdat is not None:
+        if not self._has_silence or self._auth is not None or self._bdat is not None:
             return None
         candidates: list[tuple[Unit, Stack]] = []
         _expand(self._stack, candidates)
@@ -698,6 +700,22 @@ def _salvage_ehlo(sent: bytes) -> Reply | None:
 
 _LINE_250 = re.compile(rb"(?m)^250[ -]?([^\r\n\x00]*)")
 _LINE_354 = re.compile(rb"(?:^|[\r\n])354")
+
+
+def _any_silence(steps: tuple[Step, ...]) -> bool:
+    for step in steps:
+        if isinstance(step, ClientStep) and step.kind == "silence":
+            return True
+        branches = (
+            step.branches
+            if isinstance(step, AnyOf)
+            else step.groups
+            if isinstance(step, Unordered)
+            else ()
+        )
+        if any(_any_silence(b) for b in branches):
+            return True
+    return False
 
 
 def _is_silence(unit: Unit) -> bool:

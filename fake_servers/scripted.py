@@ -183,13 +183,14 @@ class _Connection:
             remaining = deadline - time.monotonic()
             silence = self.playback.silence_wait()
             wait = min(self.read_timeout, remaining)
-            if silence is not None and silence < wait:
+            silence_ends_wait = silence is not None and silence <= wait
+            if silence is not None and silence_ends_wait:
                 wait = silence
             try:
                 async with asyncio.timeout(max(wait, 0)):  # no task per read, unlike wait_for
                     data = await self.channel.read()
             except TimeoutError:
-                if wait == silence:
+                if silence_ends_wait:
                     await self._perform(self.playback.on_silence())
                     continue
                 if wait < self.read_timeout:

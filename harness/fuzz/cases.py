@@ -268,6 +268,15 @@ def _send(change: Change) -> Send:
     )
 
 
+def _helo(*then: Step) -> tuple[Step, ...]:
+    """HELO, its 250, and ``then``."""
+    return (
+        ClientStep(kind="match", expected="HELO {domain}"),
+        Send(data=b"250 " + DOMAIN + b"\r\n"),
+        *then,
+    )
+
+
 def _give_up_or_wait(*extra: tuple[Step, ...]) -> AnyOf:
     """After a changed reply: go on, give up (RSET and QUIT optional), or wait in silence."""
     give_up: tuple[Step, ...] = (
@@ -292,13 +301,8 @@ def _stage_steps(case: FuzzCase, stage: str, disturbed: bool) -> tuple[Step, ...
     if stage == "greeting":
         return reply
     if stage == "ehlo":
-        helo = (
-            ClientStep(kind="match", expected="HELO {domain}"),
-            Send(data=b"250 " + DOMAIN + b"\r\n"),
-        )
-        return (
-            AnyOf(branches=((ClientStep(kind="match", expected="EHLO {domain}"), *reply), helo)),
-        )
+        ehlo = (ClientStep(kind="match", expected="EHLO {domain}"), *reply)
+        return (AnyOf(branches=(ehlo, _helo())),)
     if stage == "auth":
         mechanism = case.base.removeprefix("auth-").upper()
         auth = AuthStep(
@@ -331,16 +335,8 @@ def build_scenario(case: FuzzCase, *, scenario_id: str = "fuzz.case", note: str 
         disturbed = disturbed or change is not None
         if disturbed and i + 1 < len(stages):
             # A client may also say HELO after an EHLO reply it could not use.
-            retry = (
-                (
-                    ClientStep(kind="match", expected="HELO {domain}"),
-                    Send(data=b"250 " + DOMAIN + b"\r\n"),
-                    _give_up_or_wait(),
-                )
-                if stage == "ehlo"
-                else ()
-            )
-            steps.append(_give_up_or_wait(*((retry,) if retry else ())))
+            retry = (_helo(_give_up_or_wait()),) if stage == "ehlo" else ()
+            steps.append(_give_up_or_wait(*retry))
     auth = None
     if case.base.startswith("auth"):
         auth = Credentials(username="alice", password="s3cret pass")
@@ -369,9 +365,9 @@ def simpler_cases(case: FuzzCase) -> list[FuzzCase]:
     if case.base != "send" and case.change("auth") is None:
         plain = FuzzCase(base="send", ehlo=Reply(code=250, lines=(DOMAIN,)), changes=case.changes)
         out.append(plain)
-    minimal_ehlo = Reply(
-        code=250, lines=(DOMAIN, *case.ehlo.lines[1:2]) if case.base != "send" else (DOMAIN,)
-    )
+    # The AUTH line an auth base needs stays.
+    auth_lines = [line for line in case.ehlo.lines[1:] if line.upper().startswith(b"AUTH")]
+    minimal_ehlo = Reply(code=250, lines=(DOMAIN, *auth_lines))
     if case.ehlo != minimal_ehlo:
         out.append(replace(case, ehlo=minimal_ehlo))
     for i, change in enumerate(case.changes):
@@ -383,7 +379,7 @@ def simpler_cases(case: FuzzCase) -> list[FuzzCase]:
 def _simpler_changes(change: Change) -> list[Change]:
     out: list[Change] = []
     if not change.segmentation.plain:
-        out.append(replace(change, segmentation=Segmentation()))
+        out.append(replace(change, segmentation=NO_SEGMENTATION))
     if change.unsolicited and change.unsolicited != b"250 OK\r\n":
         out.append(replace(change, unsolicited=b"250 OK\r\n"))
     reply = change.reply

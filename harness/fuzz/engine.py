@@ -87,10 +87,13 @@ class Finding:
 class FuzzReport:
     client: str
     seed: int
-    examples: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # runs per class
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def examples(self) -> int:
+        return sum(self.counts.values())
 
 
 def fuzz(
@@ -109,14 +112,14 @@ def fuzz(
     tls = TlsMaterial.shared()
     loop = asyncio.new_event_loop()
 
-    def run(case: FuzzCase, note: str = "") -> Result:
-        scenario = build_scenario(case, scenario_id=f"fuzz.{adapter.name}", note=note)
+    def run(case: FuzzCase) -> Result:
+        scenario = build_scenario(case, scenario_id=f"fuzz.{adapter.name}")
         return loop.run_until_complete(run_scenario(scenario, adapter, tls=tls))
 
     usable = tuple(b for b in bases if _supported(adapter, b))
     if not usable:
         raise ValueError(f"{adapter.name} can run none of the base exchanges {bases}")
-    failing: list[tuple[int, FuzzCase, str]] = []
+    failing: list[tuple[int, FuzzCase, Result]] = []
 
     @settings(
         max_examples=examples,
@@ -129,23 +132,24 @@ def fuzz(
     @hypothesis_seed(seed)
     @given(fuzz_cases(bases=usable))
     def one_example(case: FuzzCase) -> None:
-        klass = classify(run(case))
-        report.examples += 1
+        result = run(case)
+        klass = classify(result)
         report.counts[klass] = report.counts.get(klass, 0) + 1
         if klass not in ("handled", "skipped"):
-            failing.append((report.examples, case, klass))
+            failing.append((report.examples, case, result))
         if progress is not None and report.examples % 50 == 0:
             progress(f"{report.examples} examples: {_counts(report.counts)}")
 
     try:
         one_example()
-        for index, case, klass in failing:
+        for index, case, result in failing:
+            klass = classify(result)
             if any(
                 f.klass == klass and set(f.case.labels()) <= set(case.labels())
                 for f in report.findings
             ):
                 continue  # most likely a finding already shrunk
-            finding = _shrink(case, klass, index, run)
+            finding = _shrink(case, result, index, run)
             if any(f.key == finding.key for f in report.findings):
                 continue
             report.findings.append(finding)
@@ -162,21 +166,18 @@ def fuzz(
 
 
 def _supported(adapter: ClientAdapter, base: str) -> bool:
-    ehlo = Reply(
-        code=250,
-        lines=(
-            DOMAIN,
-            *([b"AUTH " + base[5:].upper().encode()] if base.startswith("auth-") else []),
-        ),
-    )
-    probe = build_scenario(FuzzCase(base=base, ehlo=ehlo))
+    """Whether the adapter can run ``base`` at all (AUTH, for one; the EHLO list is irrelevant)."""
+    probe = build_scenario(FuzzCase(base=base, ehlo=Reply(code=250, lines=(DOMAIN,))))
     return unsupported_reason(adapter, probe) is None
 
 
-def _shrink(case: FuzzCase, klass: str, index: int, run: Callable[[FuzzCase], Result]) -> Finding:
+def _shrink(
+    case: FuzzCase, result: Result, index: int, run: Callable[[FuzzCase], Result]
+) -> Finding:
     """Greedy: take the first simpler case that shows the same class, until none does."""
-    best, best_result = case, run(case)
-    runs = 1
+    klass = classify(result)
+    best, best_result = case, result
+    runs = 0
     improved = True
     while improved and runs < MAX_SHRINK_RUNS:
         improved = False
