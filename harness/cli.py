@@ -105,6 +105,30 @@ def _faults(specs: Sequence[str]) -> tuple[Fault, ...]:
         raise ScenarioError(str(exc), field="--fault") from None
 
 
+def _readable(text: str) -> str:
+    """``text`` with the octets that are not UTF-8 written as ``\\xNN`` (a client's reply text
+    may hold them, decoded with surrogate escapes): JSON files must be valid UTF-8."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that stands for no octet
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _json_safe(value: object) -> object:
+    if isinstance(value, str):
+        return _readable(value)
+    if isinstance(value, dict):
+        return {_readable(str(k)): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _json_text(report: dict[str, object]) -> str:
+    return json.dumps(_json_safe(report), indent=2, ensure_ascii=False, default=str) + "\n"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     scenarios = _select(args.paths, args.keyword)
     faults = _faults(args.faults)
@@ -121,10 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         seed,
     )
     bad = [r for r in results if r.verdict in BAD_VERDICTS]
-    for result in bad:
-        print()
-        print(format_failure(result))
-    if args.report_json:
+    if args.report_json:  # before any printing that could fail
         report = {
             "client": results[0].client if results else args.client,
             "summary": format_summary(results),
@@ -140,7 +161,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 for r in results
             ],
         }
-        Path(args.report_json).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        Path(args.report_json).write_text(_json_text(report), encoding="utf-8")
+    for result in bad:
+        print()
+        print(format_failure(result))
     print()
     print(format_summary(results))
     return EXIT_FAILED if bad else EXIT_OK

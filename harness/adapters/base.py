@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 from harness.errors import AdapterError
 from harness.outcome import ClientOutcome
-from harness.scenario.model import ClientTask, Scenario, TlsMode
+from harness.scenario.model import AnyOf, AuthStep, ClientTask, Scenario, Step, TlsMode, Unordered
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -58,6 +58,12 @@ class Capabilities:
     auth_without_tls: bool = True
     dsn: bool = True  # can be asked to request delivery status notifications (RFC 3461)
     sends_per_session: int | None = None  # most messages it sends on one connection (None: any)
+    # True: the client is given only the task's Subject and body text and writes the message
+    # itself (a mail user agent): its content is compared on those two, whatever else it adds.
+    composes_message: bool = False
+    # The mechanism the client uses when the task names none ("": it picks one the server
+    # offers). A command config without an `auth.any` entry always uses its first mechanism.
+    auth_default: str = ""
 
 
 @runtime_checkable
@@ -116,6 +122,8 @@ def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None
             f"{adapter.name} supports none of the AUTH mechanisms {', '.join(task.auth.mechanisms)}"
         )
     auth = task.auth
+    if auth is not None and not caps.auth_mechanisms:
+        return f"{adapter.name} cannot authenticate (no AUTH mechanism configured)"
     if auth is not None and task.tls is TlsMode.NONE and not caps.auth_without_tls:
         named = set(auth.mechanisms) & caps.auth_mechanisms
         oauth_only = bool(auth.token) and not auth.password  # XOAUTH2 is then named implicitly
@@ -128,6 +136,14 @@ def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None
         and "XOAUTH2" not in caps.auth_mechanisms
     ):
         return f"{adapter.name} cannot authenticate with an OAuth token (XOAUTH2)"
+    if auth is not None and not auth.mechanisms and caps.auth_default:
+        refused = _auth_steps_without(scenario.exchange, caps.auth_default)
+        if refused is not None:
+            return (
+                f"{adapter.name} always uses {caps.auth_default} when the task names no mechanism "
+                f"(its config has no `auth.any` entry), and the AUTH step at line {refused[0]} "
+                "accepts only " + "/".join(refused[1])
+            )
     sends = sum(op.kind == "send" for op in task.operations)
     if caps.sends_per_session is not None and sends > caps.sends_per_session:
         return f"{adapter.name} sends at most {caps.sends_per_session} message(s) per connection"
@@ -136,4 +152,19 @@ def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None
     for op in task.operations:
         if op.kind not in caps.operations:
             return f"{adapter.name} cannot perform the operation {op.kind}"
+    return None
+
+
+def _auth_steps_without(
+    steps: tuple[Step, ...], mechanism: str
+) -> tuple[int, tuple[str, ...]] | None:
+    """(line, mechanisms) of the first AUTH step that names its mechanisms and not this one."""
+    for step in steps:
+        if isinstance(step, AuthStep) and step.mechanisms and mechanism not in step.mechanisms:
+            return step.line, step.mechanisms
+        if isinstance(step, AnyOf | Unordered):
+            for group in step.branches if isinstance(step, AnyOf) else step.groups:
+                found = _auth_steps_without(group, mechanism)
+                if found is not None:
+                    return found
     return None
