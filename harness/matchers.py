@@ -218,7 +218,7 @@ def match_content(
             return None
         hint = _first_difference(expected, content)
     else:
-        difference = compare_content(message, content, composed=composed)
+        difference = compare_content(message, content, composed=composed, end_lines=mode == "lines")
         if difference is None:
             return None
         hint = difference.what

@@ -242,3 +242,21 @@ def test_console_script(failing: Path) -> None:
     bad = subprocess.run([exe, "run", str(failing)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1, bad.stderr
     assert bad.stdout.splitlines()[-1] == "0 passed, 1 failed, 0 skipped"
+
+
+def test_report_json_keeps_octets_that_are_not_utf8(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """aiosmtplib keeps QQ's GBK reply text as surrogate escapes; the report must still be
+    written, as UTF-8, with those octets escaped."""
+    pytest.importorskip("aiosmtplib")
+    report = tmp_path / "report.json"
+    scenario = CORPUS / "framing" / "qq-gbk-535.yaml"
+    code, _, _ = run(
+        capsys, "run", "--client", "aiosmtplib", str(scenario), "--report-json", str(report)
+    )
+    assert code == 0
+    data = json.loads(report.read_bytes().decode("utf-8"))  # strict: valid UTF-8
+    (result,) = data["results"]
+    assert result["scenario"] == "framing.qq-gbk-535"
+    assert "\\xc7\\xeb" in result["outcome"]  # the first GBK character, as written by QQ

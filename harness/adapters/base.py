@@ -137,12 +137,13 @@ def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None
     ):
         return f"{adapter.name} cannot authenticate with an OAuth token (XOAUTH2)"
     if auth is not None and not auth.mechanisms and caps.auth_default:
-        refused = _auth_steps_without(scenario.exchange, caps.auth_default)
-        if refused is not None:
+        per_step = _auth_step_mechanisms(scenario.exchange)
+        if per_step and all(n and caps.auth_default not in n for n in per_step):
+            accepted = sorted({m for n in per_step for m in n})
             return (
                 f"{adapter.name} always uses {caps.auth_default} when the task names no mechanism "
-                f"(its config has no `auth.any` entry), and the AUTH step at line {refused[0]} "
-                "accepts only " + "/".join(refused[1])
+                f"(its config has no `auth.any` entry), and this server accepts only "
+                + "/".join(accepted)
             )
     sends = sum(op.kind == "send" for op in task.operations)
     if caps.sends_per_session is not None and sends > caps.sends_per_session:
@@ -155,16 +156,13 @@ def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None
     return None
 
 
-def _auth_steps_without(
-    steps: tuple[Step, ...], mechanism: str
-) -> tuple[int, tuple[str, ...]] | None:
-    """(line, mechanisms) of the first AUTH step that names its mechanisms and not this one."""
+def _auth_step_mechanisms(steps: tuple[Step, ...]) -> list[tuple[str, ...]]:
+    """The mechanisms each AUTH step of the exchange accepts (() for any), in every branch."""
+    out: list[tuple[str, ...]] = []
     for step in steps:
-        if isinstance(step, AuthStep) and step.mechanisms and mechanism not in step.mechanisms:
-            return step.line, step.mechanisms
-        if isinstance(step, AnyOf | Unordered):
+        if isinstance(step, AuthStep):
+            out.append(step.mechanisms)
+        elif isinstance(step, AnyOf | Unordered):
             for group in step.branches if isinstance(step, AnyOf) else step.groups:
-                found = _auth_steps_without(group, mechanism)
-                if found is not None:
-                    return found
-    return None
+                out += _auth_step_mechanisms(group)
+    return out

@@ -83,23 +83,24 @@ def _field_counts(data: bytes) -> dict[str, int]:
 
 
 def compare_content(
-    expected: bytes, actual: bytes, *, composed: bool = False
+    expected: bytes, actual: bytes, *, composed: bool = False, end_lines: bool = False
 ) -> ContentDifference | None:
     """None if ``actual`` carries the content of ``expected``; else the first difference.
 
     Every header field of ``expected`` must be in ``actual`` with the same decoded value (added
     fields are fine; Content-Transfer-Encoding and the charset may change), and each body part
-    must decode to the same text. ``composed``: the client was given only the subject and the
-    body text and wrote the rest itself, so only those two are compared.
+    must decode to the same text, except for empty lines at its end, which only ``end_lines``
+    compares (many clients add one; the scenarios about that line say ``end_lines``).
+    ``composed``: the client was given only the subject and the body text and wrote the rest
+    itself, so only those two are compared.
     """
     want, got = _parse(expected), _parse(actual)
     names = ("subject",) if composed else None
     difference = _compare_headers(want, got, names)
     if difference is not None:
         return difference
-    if composed:
-        return _compare_leaves(list(_text_body(want)), list(_text_body(got)))
-    return _compare_leaves(list(_leaves(want)), list(_leaves(got)))
+    leaves = _text_body if composed else _leaves
+    return _compare_leaves(list(leaves(want)), list(leaves(got)), end_lines)
 
 
 # --- header fields ---------------------------------------------------------------------------
@@ -222,13 +223,15 @@ def _unflow(text: str, delete_space: bool) -> str:
 
 
 def _compare_leaves(
-    want: list[tuple[str, str | bytes]], got: list[tuple[str, str | bytes]]
+    want: list[tuple[str, str | bytes]], got: list[tuple[str, str | bytes]], end_lines: bool
 ) -> ContentDifference | None:
     if [t for t, _ in want] != [t for t, _ in got]:
         return ContentDifference(
             what=f"body parts: expected {[t for t, _ in want]}, got {[t for t, _ in got]}"
         )
     for n, ((kind, a), (_, b)) in enumerate(zip(want, got, strict=True), start=1):
+        if not end_lines and isinstance(a, str) and isinstance(b, str):
+            a, b = _without_end_lines(a), _without_end_lines(b)
         if a == b:
             continue
         where = f"body part {n} ({kind})" if len(want) > 1 else "body"
@@ -236,6 +239,11 @@ def _compare_leaves(
             return ContentDifference(what=f"{where}: the decoded octets differ")
         return _first_text_difference(where, a, b)
     return None
+
+
+def _without_end_lines(text: str) -> str:
+    stripped = text.rstrip("\n")
+    return stripped + "\n" if stripped else ""
 
 
 def _first_text_difference(where: str, want: str, got: str) -> ContentDifference:

@@ -59,7 +59,7 @@ _TOP_KEYS = {
     "exchange",
     "faults",
 }
-_DATA_COMPARE = ("exact", "content", "any")
+_DATA_COMPARE = ("exact", "lines", "content", "any")
 _CLIENT_MATCHERS = ("match", "regex", "data", "bdat", "silence")
 
 

@@ -180,7 +180,9 @@ class ClientStep:
             in one or more BDAT chunks, RFC 3030) or ``silence`` (the client sends nothing for
             ``seconds``; closing counts as silence).
         expected: the pattern or regex; for ``data``, the word ``message``.
-        compare: for ``data``: ``exact``, ``content`` or ``any``.
+        compare: for ``data`` and ``bdat``: ``exact`` (the bytes), ``lines`` (``content`` and
+            the empty lines at the end of the body), ``content`` (what a reader sees: header
+            fields and decoded body text) or ``any`` (only the wire checks).
         absent: for ``data``: strings that must not appear anywhere in the data (e.g. a BCC
             address that a client must not leak into a header).
         optional: the client may leave this step, and the server steps after it, out.
