@@ -210,7 +210,7 @@ def _curl_config(tmp_path: Path, auth: str, code_pattern: str) -> Path:
 def test_a_named_code_group_gives_the_code(tls_material: TlsMaterial, tmp_path: Path) -> None:
     _need_program("curl")
     config = _curl_config(
-        tmp_path, '  any: [--user, "{username}:{password}"]\n', r"^< (?P<code>[45]\d\d)([ -])"
+        tmp_path, '  any: [--user, "{username}:{password}"]\n', r"^(<) (?P<code>[45]\d\d)[ -]"
     )
     result = run(
         load_scenario(corpus_path() / "errors/rcpt-550-unknown-user.yaml"),
