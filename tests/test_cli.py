@@ -130,11 +130,38 @@ def test_report_json(capsys: pytest.CaptureFixture[str], failing: Path, tmp_path
     assert bad["message"] == "unexpected command"
     assert isinstance(bad["duration"], float)
     assert 0 <= bad["duration"] < 30
-    assert "C: MAIL FROM:<alice@example.com>" in bad["transcript"]
+    sent = [e for e in bad["transcript"] if e["direction"] == "C"]
+    assert {"at", "direction", "tls", "data"} == set(sent[0])
+    assert any(e["data"] == "MAIL FROM:<alice@example.com>\\r\\n" for e in sent), sent
     assert good["verdict"] == "pass"
     assert good["failing_step"] is None
     assert good["message"] == ""
-    assert "transcript" not in good
+    assert good["transcript"]  # every result carries its transcript as entries
+    assert data["version"] == 1 and data["format"] == "smtp-harness-report"
+    assert data["counts"]["pass"] == 1 and data["counts"]["fail"] == 1
+    validate_report(data)
+
+
+def validate_report(data: object) -> None:
+    """Check a report against the JSON Schema shipped in the package."""
+    import jsonschema
+
+    from harness.report.json_report import REPORT_SCHEMA
+
+    jsonschema.validate(data, json.loads(REPORT_SCHEMA.read_text()))
+
+
+def test_report_json_survives_bytes_that_are_not_utf8(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # QQ answers AUTH with a GBK 535: aiosmtplib's message then holds surrogate escapes.
+    report = tmp_path / "report.json"
+    run(capsys, "run", "--client", "aiosmtplib", "-k", "qq-gbk-535", "--report-json", str(report))
+    data = json.loads(report.read_text(encoding="ascii"))
+    validate_report(data)
+    (result,) = data["results"]
+    served = "".join(e["data"] for e in result["transcript"] if e["direction"] == "S")
+    assert "\\x" in served  # the GBK bytes, escaped
 
 
 def test_keyword_selects(capsys: pytest.CaptureFixture[str]) -> None:
