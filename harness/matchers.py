@@ -17,7 +17,7 @@ from harness.protocol.data import bare_line_end_offsets, dot_stuff, dot_unstuff
 from harness.protocol.ehlo import Extensions
 from harness.protocol.events import DataReceived
 from harness.protocol.message import compare_content, repeated_fields
-from harness.scenario.model import ClientStep, ClientTask
+from harness.scenario.model import ClientStep, ClientTask, Level
 from harness.scenario.patterns import PLACEHOLDERS, compile_pattern
 
 __all__ = [
@@ -47,12 +47,19 @@ PARAMETER_EXTENSIONS = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Mismatch:
-    """Why an expected step did not match: the field, both sides, and a hint with the rule."""
+    """Why an expected step did not match: the field, both sides, and a hint with the rule.
+
+    ``rule`` and ``level`` are set for the wire rules that hold in every scenario whatever path
+    the client takes (CRLF line ends, command syntax, advertised extensions only): such a
+    mismatch is a MUST failure even where the client legally took another path (HELO).
+    """
 
     field: str
     expected: str
     actual: str
     hint: str = ""
+    rule: str = ""
+    level: Level | None = None
 
     def __str__(self) -> str:
         text = f"{self.field}: expected {self.expected}, got {self.actual}"
@@ -85,7 +92,14 @@ def _match_path_command(
     try:
         actual = parse_path_argument(cmd.argument, keyword)
     except RemoteProtocolError as exc:
-        return Mismatch(field="syntax", expected=step.expected, actual=cmd.text, hint=str(exc))
+        return Mismatch(
+            field="syntax",
+            expected=step.expected,
+            actual=cmd.text,
+            hint=str(exc),
+            rule="R-TX-1",
+            level=Level.MUST,
+        )
     expected = parse_path_argument(pattern_arg, keyword)
     if not _fits(expected.address, actual.address):
         return Mismatch(
@@ -106,6 +120,8 @@ def _match_path_command(
                 expected=f"only parameters of advertised extensions ({needed} was not advertised)",
                 actual=cmd.text,
                 hint="RFC 5321 §2.2: an extension may be used only if the EHLO reply advertised it",
+                rule="R-EXT-1",
+                level=Level.MUST,
             )
     return None
 
@@ -165,6 +181,8 @@ def _match_data(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
             expected="CRLF only",
             actual=f"bare CR or LF at offset {bare[0]}",
             hint="RFC 5321 §2.3.8: bare CR and LF must not be sent",
+            rule="R-LINE-1",
+            level=Level.MUST,
         )
     unstuffed = _unstuffed_wire_line(wire)
     if unstuffed is not None:
@@ -174,6 +192,8 @@ def _match_data(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
             expected="one more '.' before every line that starts with '.'",
             actual=f"wire line {n}: {line[:60]!r}",
             hint=f"wire line {n} starts with '.' but was not dot-stuffed (RFC 5321 §4.5.2)",
+            rule="R-DOT-1",
+            level=Level.MUST,
         )
     content = dot_unstuff(wire)
     mismatch = match_content(step, content, ctx.task.message, composed=ctx.composes_message)
@@ -182,7 +202,9 @@ def _match_data(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
     # A line "." or ".." sent unstuffed reads as the end of the data or as one dot less.
     early_end = _ended_at_unstuffed_dot(content, ctx.task.message)
     if early_end:
-        return replace(mismatch, hint=f"{early_end}; {mismatch.hint}")
+        return replace(
+            mismatch, hint=f"{early_end}; {mismatch.hint}", rule="R-DOT-1", level=Level.MUST
+        )
     return mismatch
 
 
@@ -208,6 +230,8 @@ def match_content(
             actual="the field twice or more",
             hint="RFC 5322 §3.6: the table of fields allows each of Date, From, Sender, Reply-To, "
             "To, Cc, Bcc, Message-ID, In-Reply-To, References and Subject at most once",
+            rule="RFC 5322 §3.6",
+            level=Level.MUST,
         )
     mode = "content" if composed and step.compare == "exact" else step.compare
     if mode == "any":
@@ -225,7 +249,14 @@ def match_content(
         if difference.expected_line.startswith(".") and (
             difference.actual_line == difference.expected_line[1:]
         ):
-            hint += " - that line starts with '.' and was not dot-stuffed (RFC 5321 §4.5.2)"
+            return Mismatch(
+                field="DATA content",
+                expected=f"the message ({mode})",
+                actual=f"{len(content)} octets",
+                hint=f"{hint} - that line starts with '.' and was not dot-stuffed (RFC 5321 §4.5.2)",
+                rule="R-DOT-1",
+                level=Level.MUST,
+            )
     return Mismatch(
         field="DATA content",
         expected=f"the message ({mode})",
@@ -271,6 +302,8 @@ def _match_bdat(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
             expected="BDAT only after CHUNKING was advertised",
             actual=actual.text,
             hint="RFC 3030 §2 (R-BDAT-1)",
+            rule="R-BDAT-1",
+            level=Level.MUST,
         )
     if not _BDAT_ARGUMENT.fullmatch(actual.argument):
         return Mismatch(
