@@ -251,3 +251,15 @@ def test_programs_run_in_a_utf8_locale(tmp_path: Path) -> None:
     )
     outcome = asyncio.run(_deliver(CommandAdapter.from_file(config), "a@example.com"))
     assert outcome.message == "exit status 0: UTF-8"
+
+
+def test_a_config_without_auth_skips_tasks_that_authenticate(
+    tls_material: TlsMaterial, tmp_path: Path
+) -> None:
+    text = (Path(__file__).parents[2] / "harness/adapters/clients/curl.yaml").read_text()
+    head, _, rest = text.partition("auth:\n")
+    adapter = CommandAdapter.from_file(_config(tmp_path, head + rest[rest.index("outcome:") :]))
+    scenario = load_scenario(corpus_path() / "tls/certificate-verified-starttls.yaml")
+    result = run(scenario, adapter, tls_material)  # its task names no mechanism
+    assert result.verdict is Verdict.SKIP
+    assert "cannot authenticate" in result.message
