@@ -14,7 +14,12 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness.adapters.base import available_adapters, load_adapter
+from harness.adapters.base import (
+    ClientAdapter,
+    available_adapters,
+    load_adapter,
+    missing_requirement,
+)
 from harness.corpus import corpus_path
 from harness.deviations import apply_deviations, deviations_for
 from harness.errors import AdapterError, ScenarioError
@@ -80,7 +85,7 @@ def _run_one_client(
 ) -> list[Result]:
     from harness.runner import default_jobs, run_scenarios  # imports the servers: only when running
 
-    adapter = load_adapter(client)
+    adapter = _ready_adapter(client)
     deviations = deviations_for(adapter.name, deviation_files)
 
     def judged(result: Result) -> None:
@@ -96,6 +101,16 @@ def _run_one_client(
             seed=seed,
         )
     )
+
+
+def _ready_adapter(client: str) -> ClientAdapter:
+    """The adapter for ``client``, or one clear error if it cannot run here (not one per
+    scenario)."""
+    adapter = load_adapter(client)
+    missing = missing_requirement(adapter)
+    if missing is not None:
+        raise AdapterError(missing)
+    return adapter
 
 
 def _faults(specs: Sequence[str]) -> tuple[Fault, ...]:
@@ -150,6 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_matrix(args: argparse.Namespace) -> int:
     scenarios = _select(args.paths, args.keyword)
+    for client in args.clients:  # every client ready before any runs: fail in a second, not later
+        _ready_adapter(client)
     columns: dict[str, dict[str, Result]] = {}
     for client in args.clients:
         print(
@@ -269,6 +286,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return asyncio.run(serve())
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def cmd_clients(args: argparse.Namespace) -> int:
+    """Every registered adapter, and whether its program or package is present."""
+    for name in available_adapters():
+        try:
+            missing = missing_requirement(load_adapter(name))
+        except AdapterError as exc:
+            missing = str(exc)
+        print(f"{name:<12} {'ready' if missing is None else 'missing: ' + missing}")
+    return EXIT_OK
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
@@ -414,9 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--out", metavar="DIR", help="write each finding as DIR/<name>.yaml")
     fuzz.set_defaults(func=cmd_fuzz)
 
-    sub.add_parser("clients", help="list installed client adapters").set_defaults(
-        func=lambda a: print("\n".join(available_adapters())) or EXIT_OK
-    )
+    sub.add_parser(
+        "clients", help="list the client adapters and whether each can run here"
+    ).set_defaults(func=cmd_clients)
     return parser
 
 
