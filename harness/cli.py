@@ -311,9 +311,10 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         seed=seed,
         out=Path(args.out) if args.out else None,
         progress=lambda text: print(text, flush=True),
+        deviations=deviations_for(adapter.name, args.deviations),
     )
     print(format_report(report))
-    return EXIT_FAILED if report.findings else EXIT_OK
+    return EXIT_FAILED if report.new_findings else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -440,6 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--examples", type=int, default=200, help="generated cases (default 200)")
     fuzz.add_argument("--seed", type=int, help="the same seed gives the same cases and findings")
     fuzz.add_argument("--out", metavar="DIR", help="write each finding as DIR/<name>.yaml")
+    fuzz.add_argument(
+        "--deviations",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a known-deviations file: findings it names (fuzz:) are known, not failures",
+    )
     fuzz.set_defaults(func=cmd_fuzz)
 
     sub.add_parser(
