@@ -281,7 +281,8 @@ def _match_gives_up(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mism
         field="verb",
         expected="QUIT, or a close (the server has gone silent)",
         actual=shown,
-        hint="RFC 5321 §4.5.3.2: a client times out a reply that does not come",
+        hint="RFC 5321 §4.3.1: the sender MUST wait for the response before sending further "
+        "commands; a client whose reply never came may only QUIT or close (R-TMO-2)",
     )
 
 

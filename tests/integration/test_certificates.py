@@ -103,7 +103,9 @@ def test_good_certificates_verify(certificate: Certificate, tls_material: TlsMat
 
 
 def test_every_bad_certificate_has_a_starttls_and_an_implicit_scenario() -> None:
-    found = {(s.stem.removeprefix("refuse-").rsplit("-", 1)[0], s.stem.rsplit("-", 1)[1]) for s in REFUSE}
+    found = {
+        (s.stem.removeprefix("refuse-").rsplit("-", 1)[0], s.stem.rsplit("-", 1)[1]) for s in REFUSE
+    }
     wanted = {(c.value, mode) for c in VERIFY_ERRORS for mode in ("starttls", "implicit")}
     assert found == wanted
 
@@ -181,7 +183,9 @@ exchange:
 
 def test_certificate_at_the_top_is_for_implicit_tls_only() -> None:
     text = SCENARIO.format(top="certificate: expired", tls="starttls", steps="")
-    with pytest.raises(ScenarioError, match=r"<string>:4: certificate: only for client.tls: implicit"):
+    with pytest.raises(
+        ScenarioError, match=r"<string>:4: certificate: only for client.tls: implicit"
+    ):
         parse_scenario(text)
 
 
@@ -189,5 +193,7 @@ def test_an_unknown_certificate_is_an_error() -> None:
     text = SCENARIO.format(
         top="", tls="starttls", steps="  - tls: {start: true, certificate: revoked}"
     )
-    with pytest.raises(ScenarioError, match=r":9: exchange\[1\].tls.certificate: .revoked. is not one of: good,"):
+    with pytest.raises(
+        ScenarioError, match=r":9: exchange\[1\].tls.certificate: .revoked. is not one of: good,"
+    ):
         parse_scenario(text)
