@@ -241,8 +241,8 @@ def expectation(case: FuzzCase) -> Expectation:
         # With mixed codes (R-REPLY-2) RFC 5321 §4.2.1 lets a client "make processing decisions
         # based on the code in any line": it may act on any line's code, or refuse the reply. So
         # the reply fails the send only if every line's code does.
-        codes = change.framing.codes or (change.reply.code,)
-        if failing is None and klass and all(c // 100 != klass for c in codes):
+        line_codes = change.framing.codes or (change.reply.code,)
+        if failing is None and klass and all(c // 100 != klass for c in line_codes):
             failing = change
         if change.framing.closes and stage not in ("dot", "quit"):
             closed_early = True
