@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import re
 import sys
@@ -20,9 +19,10 @@ from harness.corpus import corpus_path
 from harness.deviations import apply_deviations, deviations_for
 from harness.errors import AdapterError, ScenarioError
 from harness.faults import Fault, parse_fault
+from harness.report.json_report import build_report, write_report
 from harness.report.matrix import format_matrix_html, format_matrix_markdown, format_matrix_text
 from harness.report.text import format_failure, format_result_line, format_summary, shows_detail
-from harness.results import Result, Verdict, count_verdicts
+from harness.results import Result
 from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
 from harness.scenario.model import Scenario, TlsMode
 
@@ -126,24 +126,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             print()
             print(format_failure(result))
     if args.report_json:
-        report = {
-            "client": results[0].client if results else args.client,
-            "strict": args.strict,
-            "summary": format_summary(results),
-            "counts": {v.value: n for v, n in count_verdicts(results).items()},
-            "results": [
-                {
-                    **r.to_json(),
-                    **(
-                        {"transcript": r.transcript.render()}
-                        if r.verdict is not Verdict.PASS
-                        else {}
-                    ),
-                }
-                for r in results
-            ],
-        }
-        Path(args.report_json).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        client = results[0].client if results else args.client
+        write_report(args.report_json, build_report(results, client=client, strict=args.strict))
     print()
     print(format_summary(results))
     bad = any(r.verdict.fails_run(strict=args.strict) for r in results)
