@@ -20,7 +20,7 @@ from harness.deviations import apply_deviations, deviations_for
 from harness.errors import AdapterError, ScenarioError
 from harness.faults import Fault, parse_fault
 from harness.report.json_report import build_report, write_report
-from harness.report.matrix import format_matrix_html, format_matrix_markdown, format_matrix_text
+from harness.report.matrix import format_matrix_markdown, format_matrix_text
 from harness.report.text import format_failure, format_result_line, format_summary, shows_detail
 from harness.results import Result
 from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
@@ -128,6 +128,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.report_json:
         client = results[0].client if results else args.client
         write_report(args.report_json, build_report(results, client=client, strict=args.strict))
+    if args.junit_xml:
+        from harness.report.junit import format_junit
+
+        client = results[0].client if results else args.client
+        Path(args.junit_xml).write_text(
+            format_junit({client: results}, strict=args.strict), encoding="utf-8"
+        )
+    if args.html:
+        from harness.report.html import format_run_report
+
+        client = results[0].client if results else args.client
+        Path(args.html).write_text(
+            format_run_report(results, client=client, all_ladders=args.html_all), encoding="utf-8"
+        )
     print()
     print(format_summary(results))
     bad = any(r.verdict.fails_run(strict=args.strict) for r in results)
@@ -148,8 +162,17 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     print(format_matrix_text(scenarios, columns))
     if args.markdown:
         Path(args.markdown).write_text(format_matrix_markdown(scenarios, columns))
+    if args.junit_xml:
+        from harness.report.junit import format_junit
+
+        runs = {client: list(column.values()) for client, column in columns.items()}
+        Path(args.junit_xml).write_text(format_junit(runs, strict=args.strict), encoding="utf-8")
     if args.html:
-        Path(args.html).write_text(format_matrix_html(scenarios, columns))
+        from harness.report.html import format_matrix_report
+
+        Path(args.html).write_text(
+            format_matrix_report(scenarios, columns, all_ladders=args.html_all), encoding="utf-8"
+        )
     bad = any(
         r.verdict.fails_run(strict=args.strict)
         for column in columns.values()
@@ -283,6 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--report-json", metavar="FILE", help="write every result as JSON")
     run.add_argument(
+        "--junit-xml", metavar="FILE", help="write JUnit XML (a testcase per scenario and client)"
+    )
+    run.add_argument(
+        "--html", metavar="FILE", help="write an HTML report with a ladder diagram per finding"
+    )
+    run.add_argument(
+        "--html-all", action="store_true", help="in the HTML report, a ladder for every result"
+    )
+    run.add_argument(
         "--fault",
         dest="faults",
         action="append",
@@ -331,7 +363,15 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument("--deviations", action="append", default=[], metavar="FILE")
     matrix.add_argument("--jobs", "-j", type=int, default=None, metavar="N")
     matrix.add_argument("--markdown", metavar="FILE", help="also write the matrix as Markdown")
-    matrix.add_argument("--html", metavar="FILE", help="also write the matrix as HTML")
+    matrix.add_argument(
+        "--junit-xml", metavar="FILE", help="write JUnit XML (a testcase per scenario and client)"
+    )
+    matrix.add_argument(
+        "--html", metavar="FILE", help="also write the matrix as HTML, with ladder diagrams"
+    )
+    matrix.add_argument(
+        "--html-all", action="store_true", help="in the HTML matrix, a ladder for every cell"
+    )
     matrix.add_argument(
         "--strict",
         action="store_true",
