@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from harness import __version__
 from harness.adapters.base import (
     ClientAdapter,
     available_adapters,
@@ -26,6 +27,7 @@ from harness.errors import AdapterError, ScenarioError
 from harness.faults import Fault, parse_fault
 from harness.report.json_report import build_report, write_report
 from harness.report.matrix import format_matrix_markdown, format_matrix_text
+from harness.report.progress import Progress, is_quiet_worthy
 from harness.report.text import format_failure, format_result_line, format_summary, shows_detail
 from harness.results import Result
 from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
@@ -126,16 +128,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.randrange(1, 2**31)
     if faults or any(sc.faults for sc in scenarios):
         print(f"fault injection with seed {seed} (repeat the run with --seed {seed})", flush=True)
-    results = _run_one_client(
-        scenarios,
-        args.client,
-        args.deviations,
-        lambda r: print(format_result_line(r), flush=True),
-        args.jobs,
-        faults,
-        seed,
-        args.strict,
-    )
+    progress = Progress(len(scenarios), args.client, plain=args.quiet)
+
+    def show(result: Result) -> None:
+        if not args.quiet or is_quiet_worthy(result):
+            progress.clear()
+            print(format_result_line(result), flush=True)
+        progress.advance(result)
+
+    try:
+        results = _run_one_client(
+            scenarios, args.client, args.deviations, show, args.jobs, faults, seed, args.strict
+        )
+    finally:
+        progress.close()
     for result in results:
         if shows_detail(result, strict=args.strict):
             print()
@@ -172,9 +178,13 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         print(
             f"running {len(scenarios)} scenarios against {client} ...", file=sys.stderr, flush=True
         )
-        results = _run_one_client(
-            scenarios, client, args.deviations, lambda r: None, args.jobs, strict=args.strict
-        )
+        progress = Progress(len(scenarios), client)
+        try:
+            results = _run_one_client(
+                scenarios, client, args.deviations, progress.advance, args.jobs, strict=args.strict
+            )
+        finally:
+            progress.close()
         columns[results[0].client if results else client] = {r.scenario.id: r for r in results}
     print(format_matrix_text(scenarios, columns))
     if args.markdown:
@@ -321,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smtp-harness", description="SMTP client conformance harness"
     )
+    parser.add_argument("--version", action="version", version=f"smtp-harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run scenarios against a client")
@@ -329,6 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--client", default="reference", help="client adapter name (default: reference)"
+    )
+    run.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only results short of a pass (and their details) and the summary",
     )
     run.add_argument(
         "-k", dest="keyword", help="select scenarios by id/tag/path words, with and/or/not"
