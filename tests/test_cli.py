@@ -248,7 +248,36 @@ def test_list_a_broken_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path
 def test_clients(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "clients")
     assert code == 0
-    assert "reference" in out.splitlines()
+    rows = {line.split()[0]: line for line in out.splitlines()}
+    assert rows["reference"].split()[1] == "ready"
+    assert set(rows) == set(available_adapters())
+
+
+GHOST = """\
+name: ghost
+program: no-such-smtp-client-for-the-harness-tests
+install: apt-get install ghost
+args: ["{host}:{port}"]
+tls: {none: []}
+outcome: {delivered: [0]}
+"""
+
+
+def test_a_missing_client_is_one_message_before_anything_runs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    ghost = tmp_path / "ghost.yaml"
+    ghost.write_text(GHOST)
+    code, out, err = run(capsys, "run", "--client", str(ghost))
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "smtp-harness: ghost: the program 'no-such-smtp-client-for-the-harness-tests' is not on "
+        "PATH (install: apt-get install ghost)"
+    ]
+    # the matrix checks every client first: the reference column never runs
+    code, out, err = run(capsys, "matrix", "--client", "reference", "--client", str(ghost))
+    assert code == 2
+    assert "running" not in err and "not on PATH" in err
 
 
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -266,7 +295,7 @@ def test_console_script(failing: Path) -> None:
     assert exe is not None, "the smtp-harness console script is not installed"
     clients = subprocess.run([exe, "clients"], capture_output=True, text=True, timeout=60)
     assert clients.returncode == 0, clients.stderr
-    assert "reference" in clients.stdout.splitlines()
+    assert "reference" in clients.stdout.split()
     bad = subprocess.run([exe, "run", str(failing)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1, bad.stderr
     assert bad.stdout.splitlines()[-1] == "0 passed, 1 failed, 0 skipped"
@@ -311,3 +340,46 @@ def test_k_matches_the_corpus_relative_path_not_the_install_location(
     for word in local:
         code, _, err = run(capsys, "list", "-k", word)
         assert code == 2 and "no scenarios selected" in err, word
+
+
+def test_quiet_prints_only_what_falls_short_and_the_summary(
+    capsys: pytest.CaptureFixture[str], failing: Path
+) -> None:
+    code, out, err = run(capsys, "run", "-q", str(failing), str(LOGIN))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("FAIL  cli.expects-noop")
+    assert not any(line.startswith("PASS") for line in lines)
+    assert lines[-1] == "1 passed, 1 failed, 0 skipped"
+    assert "reference [" in err  # progress, on stderr, a plain line when not a terminal
+
+
+def test_progress_on_a_terminal_redraws_one_line() -> None:
+    import io
+
+    from harness.report.progress import Progress
+    from harness.results import Result, Verdict
+    from harness.scenario.loader import load_scenario
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    progress = Progress(2, "demo", stream=stream)
+    result = Result(scenario=load_scenario(LOGIN), client="demo", verdict=Verdict.FAIL)
+    progress.advance(result)
+    progress.advance(result)
+    progress.close()
+    text = stream.getvalue()
+    assert text.count("\r") >= 2 and "\n" not in text
+    assert "2/2  2 failing" in text
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"smtp-harness {__version__}"
