@@ -37,6 +37,7 @@ class Session:
     pending: list[str] = field(default_factory=list)  # steps still expected when it ended
     fault: str = ""  # the session-ending fault that hit it, if any
     data_accepted: bool = False  # the server sent a 2xx to a message's content
+    stopped: bool = False  # the server was closed while this session still ran
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -128,6 +129,7 @@ class ScriptedServer:
         try:
             await _Connection(self, session, reader, writer).run()
         except asyncio.CancelledError:
+            session.stopped = True
             session.transcript.note("server stopped")
             raise
         finally:
