@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import threading
-from concurrent.futures import Future
-from typing import Any
 
 from fake_servers.findings import (
     Finding,
@@ -22,14 +19,14 @@ from fake_servers.findings import (
     scripted_finding,
 )
 from fake_servers.scripted import ScriptedServer, Session
+from fake_servers.threaded import ThreadedServer
 from fake_servers.tls import TlsMaterial
-from harness.errors import HarnessError
 from harness.scenario.model import Scenario
 
 __all__ = ["ServerController"]
 
 
-class ServerController:
+class ServerController(ThreadedServer[ScriptedServer]):
     """Start and stop a ScriptedServer from synchronous code.
 
     Args:
@@ -49,18 +46,10 @@ class ServerController:
         ready_timeout: float = 5.0,
     ) -> None:
         self.tls = tls or TlsMaterial.shared()
-        self.server = ScriptedServer(scenario, tls=self.tls, host=host, port=port)
-        self.ready_timeout = ready_timeout
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def host(self) -> str:
-        return self.server.host
-
-    @property
-    def port(self) -> int:
-        return self.server.port
+        super().__init__(
+            ScriptedServer(scenario, tls=self.tls, host=host, port=port),
+            ready_timeout=ready_timeout,
+        )
 
     @property
     def ca_path(self) -> str:
@@ -70,41 +59,6 @@ class ServerController:
     @property
     def sessions(self) -> list[Session]:
         return self.server.sessions
-
-    def start(self) -> None:
-        """Start listening; returns once the port is open.
-
-        Raises:
-            HarnessError: the server did not start within ``ready_timeout`` seconds.
-        """
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        started: Future[None] = Future()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.server.start())
-            except BaseException as exc:
-                started.set_exception(exc)
-                return
-            started.set_result(None)
-            loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="smtp-harness-server", daemon=True)
-        self._thread.start()
-        try:
-            started.result(self.ready_timeout)
-        except TimeoutError:
-            self.stop()
-            raise HarnessError(
-                f"the scripted server did not start within {self.ready_timeout} s; "
-                "try increasing ready_timeout"
-            ) from None
-
-    def _call(self, coro: Any, timeout: float) -> Any:
-        assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     def wait_session(self, timeout: float = 10.0) -> Session:
         """The first session once it has ended.
@@ -130,7 +84,7 @@ class ServerController:
 
     def settle(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for sessions still running to end."""
-        if self._loop is None or not self._loop.is_running():
+        if not self.running:
             return
 
         async def all_done() -> None:
@@ -194,24 +148,11 @@ class ServerController:
         if not self.sessions:
             self.wait_session(timeout)
         self.settle(timeout)
-        findings = self.findings()
+        findings = [f for f in self.findings() if f.fails]
         if findings:
             text = format_findings(self, findings)
             transcripts = "\n".join(f"--- {t}\n{body}" for t, body in self.report_sections())
             raise ServerFindingError(f"{text}\n{transcripts}", findings)
-
-    def stop(self) -> None:
-        """Close the server and every session, stop the loop and the thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if loop.is_running():
-            asyncio.run_coroutine_threadsafe(self.server.close(), loop).result(10)
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        if not loop.is_running():
-            loop.close()
-        self._loop = self._thread = None
 
     def __enter__(self) -> ServerController:
         self.start()

@@ -43,6 +43,8 @@ class Finding:
         rule: the rule broken (``R-...`` ids from the rule list, or the RFC section).
         message: one line saying what went wrong.
         detail: more about it (the matcher's explanation, the RFC words), if any.
+        grade: ``fail`` (a MUST broken: the test fails) or ``non-strict`` (a SHOULD not
+            followed: shown in the report, the test still passes).
     """
 
     session: int
@@ -52,10 +54,16 @@ class Finding:
     rule: str
     message: str
     detail: str = ""
+    grade: str = "fail"
+
+    @property
+    def fails(self) -> bool:
+        return self.grade == "fail"
 
     def render(self) -> str:
+        grade = "" if self.fails else f" [{self.grade}: does not fail the test]"
         lines = [
-            f"session {self.session}: {self.message}",
+            f"session {self.session}: {self.message}{grade}",
             f"  step:     {self.step}",
             f"  expected: {self.expected}",
             f"  got:      {self.got}",

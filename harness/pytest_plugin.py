@@ -15,10 +15,11 @@ unexpected pass fails the run so that the list stays true.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pluggy
 import pytest
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "ScenarioFile",
     "ScenarioItem",
     "smtp_listen_host",
+    "smtp_profile",
     "smtp_server",
     "smtp_server_factory",
     "smtp_tls",
@@ -34,6 +36,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from fake_servers.controller import ServerController
+    from fake_servers.profiles import ProfileController
     from fake_servers.findings import Finding, Judged
     from fake_servers.tls import TlsMaterial
     from harness.adapters.base import ClientAdapter
@@ -215,7 +218,9 @@ def _watch(request: pytest.FixtureRequest, server: Judged) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     """Bring the servers' diagnosis into the test's report.
 
     After the test body (and again after teardown, for sessions that ended late), every server
@@ -230,7 +235,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return
     from fake_servers.findings import ServerFindingError, format_findings
 
-    report: pytest.TestReport = outcome.get_result()
+    report = outcome.get_result()
     reported = item.stash.setdefault(_REPORTED, set())
     if call.excinfo is not None and isinstance(call.excinfo.value, ServerFindingError):
         # assert_followed() raised: those findings are the test's failure already
@@ -240,7 +245,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if call.when == "call":
             server.settle(SETTLE_SECONDS)
             report.sections.extend(server.report_sections())
-        new = [f for f in server.findings() if f not in reported]
+        new = [f for f in server.findings() if f.fails and f not in reported]
         reported.update(new)
         if new:
             blocks.append(format_findings(server, new))
@@ -292,3 +297,31 @@ def smtp_server(
             "smtp_server needs @pytest.mark.smtp_scenario(path | yaml_text | dict)"
         )
     return smtp_server_factory(marker.args[0])
+
+
+@pytest.fixture
+def smtp_profile(
+    request: pytest.FixtureRequest, smtp_tls: TlsMaterial, smtp_listen_host: str
+) -> Iterator[Callable[..., ProfileController]]:
+    """Start servers that behave as a real one: ``smtp_profile("gmail", fail={"rcpt": 550})``.
+
+    Keywords: ``users={name: password}`` (default: any credentials), ``fail={stage: code |
+    reply | "stall" | {N: ...}, "greylist": True}``, ``read_timeout``, ``total``. Each server is
+    running (``.host``, ``.port``, ``.ca_path``); ``.messages`` holds what arrived and
+    ``.wait_message()`` waits for the first. A wire rule the client broke fails the test when it
+    ends, with the finding and the transcript. All servers are stopped afterwards.
+    """
+    from fake_servers.profiles import ProfileController
+
+    started: list[ProfileController] = []
+
+    def make(profile: str, **options: Any) -> ProfileController:
+        server = ProfileController(profile, tls=smtp_tls, host=smtp_listen_host, **options)
+        server.start()
+        started.append(server)
+        _watch(request, server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
