@@ -9,6 +9,7 @@ with ServerController(scenario) as server:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 
 from fake_servers.findings import (
@@ -90,10 +91,8 @@ class ServerController(ThreadedServer[ScriptedServer]):
         async def all_done() -> None:
             waits = [s.done.wait() for s in self.server.sessions]
             if waits:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.gather(*waits), timeout)
-                except TimeoutError:
-                    pass
 
         self._call(all_done(), timeout + 1.0)
 
@@ -109,10 +108,9 @@ class ServerController(ThreadedServer[ScriptedServer]):
 
     def report_sections(self) -> list[tuple[str, str]]:
         """One section per session: its transcript, with the failing step marked."""
+        from fake_servers.findings import short_path
         from harness.report.text import format_failure
         from harness.results import Result, Verdict
-
-        from fake_servers.findings import short_path
 
         sections = []
         scenario = self.server.scenario

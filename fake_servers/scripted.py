@@ -38,6 +38,7 @@ class Session:
     fault: str = ""  # the session-ending fault that hit it, if any
     data_accepted: bool = False  # the server sent a 2xx to a message's content
     stopped: bool = False  # the server was closed while this session still ran
+    waiting_for: Callable[[], list[str]] | None = None  # the steps the script expects now
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -162,6 +163,7 @@ class _Connection:
         self.session = session
         self.channel = Channel(reader, writer)
         self.playback = Playback(server.scenario)
+        session.waiting_for = self.playback.pending_steps
         limits = server.scenario.limits
         self.parser = CommandParser(max_line=limits.line, max_data=limits.message)
         self.tls = False

@@ -12,8 +12,11 @@ import json
 import random
 import re
 import sys
+import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.adapters.base import available_adapters, load_adapter
 from harness.corpus import corpus_path
@@ -25,6 +28,10 @@ from harness.report.text import format_failure, format_result_line, format_summa
 from harness.results import Result, Verdict
 from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
 from harness.scenario.model import Scenario, TlsMode
+from harness.transcript import Direction, Transcript
+
+if TYPE_CHECKING:
+    from fake_servers.scripted import Session
 
 __all__ = ["main"]
 
@@ -199,17 +206,27 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from fake_servers.scripted import ScriptedServer, Session
+    from fake_servers.scripted import ScriptedServer
     from fake_servers.tls import TlsMaterial
+    from harness.serving import SessionTally, message_file, scenario_guide
     from harness.transcript import Entry
 
-    scenario = load_scenario(args.file)
+    if args.profile:
+        return _serve_profile(args)
+    if not args.file:
+        raise ScenarioError("serve needs a scenario (a file or a corpus id) or --profile NAME")
+    scenario = _scenario_arg(args.file)
+    numbers: dict[int, int] = {}  # id(session) -> its 1-based number
 
     def live(session: Session, entry: Entry) -> None:
+        if id(session) not in numbers:
+            numbers[id(session)] = len(numbers) + 1
+            print(f"--- session {numbers[id(session)]}: a client connected", flush=True)
+        n = numbers[id(session)]
         lock = "tls " if entry.tls else "    "
         text = entry.data.decode("utf-8", "backslashreplace").rstrip("\r\n").replace("\r\n", "\n")
         for line in text.split("\n"):
-            print(f"{entry.at:7.3f} {lock}{entry.direction.value}: {line}", flush=True)
+            print(f"[{n}] {entry.at:7.3f} {lock}{entry.direction.value}: {line}", flush=True)
 
     async def serve() -> int:
         tls = TlsMaterial.shared()
@@ -217,35 +234,187 @@ def cmd_serve(args: argparse.Namespace) -> int:
         await server.start()
         mode = scenario.client.tls.value
         print(f"serving {scenario.id} on {server.host}:{server.port} (TLS: {mode})", flush=True)
-        if scenario.client.tls is not TlsMode.NONE or "tls" in repr(scenario.exchange).lower():
+        uses_tls = (
+            scenario.client.tls is not TlsMode.NONE or "tls" in repr(scenario.exchange).lower()
+        )
+        if uses_tls:
             print(f"CA certificate for clients: {tls.ca_path}", flush=True)
+        eml = message_file(scenario, tls.ca_path) if scenario.client.sends else None
+        print(
+            scenario_guide(
+                scenario,
+                host=server.host,
+                port=server.port,
+                ca_path=tls.ca_path if uses_tls else None,
+                message_path=eml,
+            ),
+            flush=True,
+        )
         print("Ctrl-C to stop" + (" (exits after one session)" if args.once else ""), flush=True)
         seen = 0
-        failed = False
+        tally = SessionTally()
+        shown_wait: dict[int, int] = {}  # session number -> transcript length when last shown
         try:
             while True:
                 await asyncio.sleep(0.05)
+                _show_waits(
+                    [
+                        (s.transcript, s.done.is_set(), partial(_scenario_wait, s))
+                        for s in server.sessions
+                    ],
+                    shown_wait,
+                )
                 for session in server.sessions[seen:]:
                     if not session.done.is_set():
                         break
                     seen += 1
                     if session.failure is not None:
-                        failed = True
                         f = session.failure
                         print(
-                            f"verdict: FAIL - {f.message}; expected {f.expected} (line {f.line}); {f.hint}"
+                            f"[{seen}] verdict: FAIL - {f.message}; expected {f.expected} (line {f.line}); {f.hint}"
                         )
+                        tally.add("failed")
                     elif session.complete:
-                        print("verdict: PASS - the client followed the script")
+                        print(f"[{seen}] verdict: PASS - the client followed the script")
+                        tally.add("passed")
                     else:
                         print(
-                            "verdict: FAIL - the session ended early; expected "
+                            f"[{seen}] verdict: FAIL - the session ended early; expected "
                             + " | ".join(session.pending)
                         )
-                        failed = True
+                        tally.add("failed")
+                    if args.once:
+                        return EXIT_FAILED if "failed" in tally.verdicts else EXIT_OK
+        finally:
+            print(tally.summary(), flush=True)
+            if eml is not None:
+                eml.unlink(missing_ok=True)
+            await server.close()
+
+    try:
+        return asyncio.run(serve())
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _scenario_wait(session: Session) -> str:
+    steps = session.waiting_for() if session.waiting_for is not None else []
+    return " | ".join(steps) or "(nothing more)"
+
+
+def _scenario_arg(text: str) -> Scenario:
+    """A scenario file, or a corpus scenario by id (``smtp-harness serve auth.login``)."""
+    if (
+        not Path(text).exists()
+        and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", text)
+        and not text.endswith((".yaml", ".yml"))
+    ):
+        return load_scenario(id=text)
+    return load_scenario(text)
+
+
+def _show_waits(
+    sessions: Sequence[tuple[Transcript, bool, Callable[[], str]]], shown: dict[int, int]
+) -> None:
+    """Print what each open session waits for, once it has been quiet for a second after the
+    server spoke. ``sessions``: (transcript, ended, what it waits for) per session, in order."""
+    for n, (transcript, ended, waiting_for) in enumerate(sessions, 1):
+        entries = transcript.entries
+        if ended or not entries or shown.get(n) == len(entries):
+            continue
+        last = entries[-1]
+        quiet = time.monotonic() - transcript.started - last.at
+        if last.direction is Direction.SERVER and quiet >= 1.0:
+            shown[n] = len(entries)
+            print(f"[{n}] waiting for: {waiting_for()}", flush=True)
+
+
+def _serve_profile(args: argparse.Namespace) -> int:
+    from fake_servers.profiles import ProfileServer, ProfileSession
+    from fake_servers.profiles.knobs import parse_cli_knob
+    from harness.serving import SessionTally, profile_guide
+    from harness.transcript import Entry
+
+    users = dict(u.split(":", 1) for u in args.user) if args.user else None
+    fail: dict[str, object] = {}
+    for spec in args.fail:
+        try:
+            stage, value = parse_cli_knob(spec)
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from None
+        before = fail.get(stage)
+        if isinstance(value, dict) and isinstance(before, dict):
+            before.update(value)
+        else:
+            fail[stage] = value
+
+    def live(session: ProfileSession, entry: Entry) -> None:
+        if len(session.transcript.entries) == 1:
+            print(f"--- session {session.number}: a client connected", flush=True)
+        lock = "tls " if entry.tls else "    "
+        text = entry.data.decode("utf-8", "backslashreplace").rstrip("\r\n").replace("\r\n", "\n")
+        for line in text.split("\n"):
+            print(
+                f"[{session.number}] {entry.at:7.3f} {lock}{entry.direction.value}: {line}",
+                flush=True,
+            )
+
+    async def serve() -> int:
+        try:
+            server = ProfileServer(
+                args.profile, users=users, fail=fail, port=args.port, on_entry=live
+            )
+        except (KeyError, ValueError) as exc:
+            raise ScenarioError(str(exc).strip("'\"")) from None
+        await server.start()
+        p = server.profile
+        print(
+            profile_guide(
+                p.name,
+                p.title,
+                p.tls,
+                host=server.host,
+                port=server.port,
+                ca_path=server.tls.ca_path,
+                users=users,
+                notes=p.notes,
+            ),
+            flush=True,
+        )
+        print("Ctrl-C to stop" + (" (exits after one session)" if args.once else ""), flush=True)
+        seen = 0
+        tally = SessionTally()
+        shown_wait: dict[int, int] = {}
+        try:
+            while True:
+                await asyncio.sleep(0.05)
+                _show_waits(
+                    [
+                        (s.transcript, s.done.is_set(), partial(getattr, s, "waiting_for"))
+                        for s in server.sessions
+                    ],
+                    shown_wait,
+                )
+                for session in server.sessions[seen:]:
+                    if not session.done.is_set():
+                        break
+                    seen += 1
+                    for m in session.messages:
+                        subject = m.message.get("Subject", "")
+                        print(
+                            f"[{seen}] message: <{m.mail_from}> to {', '.join(f'<{r}>' for r in m.rcpt_to)}, {len(m.content)} octets, Subject: {subject}"
+                        )
+                    for f in session.findings:
+                        print(f"[{seen}] " + f.render().replace("\n", f"\n[{seen}] "))
+                    failed = any(f.fails for f in session.findings)
+                    print(
+                        f"[{seen}] ended: {session.ended}; {len(session.messages)} message(s); {'FAIL' if failed else 'no wire rule broken'}"
+                    )
+                    tally.add("with findings" if failed else "clean")
                     if args.once:
                         return EXIT_FAILED if failed else EXIT_OK
         finally:
+            print(tally.summary(), flush=True)
             await server.close()
 
     try:
@@ -335,8 +504,29 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument("--html", metavar="FILE", help="also write the matrix as HTML")
     matrix.set_defaults(func=cmd_matrix)
 
-    serve = sub.add_parser("serve", help="serve one scenario for any client to connect to")
-    serve.add_argument("file")
+    serve = sub.add_parser(
+        "serve", help="serve one scenario, or a server profile, for any client to connect to"
+    )
+    serve.add_argument("file", nargs="?", help="a scenario file or a corpus scenario id")
+    serve.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="serve a profile instead: gmail, gmail-465, outlook, 163, qq, postfix",
+    )
+    serve.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="USER:PASSWORD",
+        help="with --profile: credentials it accepts (default: any)",
+    )
+    serve.add_argument(
+        "--fail",
+        action="append",
+        default=[],
+        metavar="STAGE=CODE",
+        help="with --profile: a failure knob, e.g. rcpt=550, rcpt#2=550, data=stall, greylist",
+    )
     serve.add_argument(
         "--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)"
     )

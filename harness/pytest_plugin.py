@@ -36,8 +36,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from fake_servers.controller import ServerController
-    from fake_servers.profiles import ProfileController
     from fake_servers.findings import Finding, Judged
+    from fake_servers.profiles import ProfileController
     from fake_servers.tls import TlsMaterial
     from harness.adapters.base import ClientAdapter
     from harness.results import Result

@@ -17,7 +17,9 @@ from fake_servers.profiles.model import Profile, said
 
 __all__ = ["PROFILES", "get_profile"]
 
-SYNTH_LOGIN = "synthetic: the usual LOGIN prompts (the same ones QQ and Yahoo send, server-quirks §3, §6)"
+SYNTH_LOGIN = (
+    "synthetic: the usual LOGIN prompts (the same ones QQ and Yahoo send, server-quirks §3, §6)"
+)
 
 # --- Gmail, smtp.gmail.com:587 ----------------------------------------------------------------
 
@@ -49,7 +51,9 @@ GMAIL = Profile(
         "250-PIPELINING",
         "250 SMTPUTF8",
     ),
-    helo=said("synthetic: the first line of Gmail's EHLO reply", "250 smtp.gmail.com at your service"),
+    helo=said(
+        "synthetic: the first line of Gmail's EHLO reply", "250 smtp.gmail.com at your service"
+    ),
     starttls=said("github.com/WWBN/AVideo/issues/3212", "220 2.0.0 Ready to start TLS"),
     auth_ok=said("github.com/kisli/vmime/issues/110", "235 2.7.0 Accepted"),
     auth_bad=said(
@@ -72,14 +76,29 @@ GMAIL = Profile(
         "552-5.2.3 http://support.google.com/mail/bin/answer.py?answer=8770 to review our",
         "552 5.2.3 size guidelines. nb4sm10940064wjc.20 - gsmtp",
     ),
-    bad_sequence=said("synthetic: Gmail's shape, text not in server-quirks", f"503 5.5.1 Bad sequence of commands. {_G}"),
-    need_ehlo=said("synthetic: Gmail's shape, text not in server-quirks", f"503 5.5.1 EHLO/HELO first. {_G}"),
-    syntax=said("synthetic: Gmail's shape, text not in server-quirks", f"501 5.5.2 Syntax error. {_G}"),
-    unknown=said("synthetic: Gmail's shape, text not in server-quirks", f"502 5.5.1 Unrecognized command. {_G}"),
-    no_recipients=said("synthetic: Gmail's shape, text not in server-quirks", f"503 5.5.1 RCPT first. {_G}"),
+    bad_sequence=said(
+        "synthetic: Gmail's shape, text not in server-quirks",
+        f"503 5.5.1 Bad sequence of commands. {_G}",
+    ),
+    need_ehlo=said(
+        "synthetic: Gmail's shape, text not in server-quirks", f"503 5.5.1 EHLO/HELO first. {_G}"
+    ),
+    syntax=said(
+        "synthetic: Gmail's shape, text not in server-quirks", f"501 5.5.2 Syntax error. {_G}"
+    ),
+    unknown=said(
+        "synthetic: Gmail's shape, text not in server-quirks",
+        f"502 5.5.1 Unrecognized command. {_G}",
+    ),
+    no_recipients=said(
+        "synthetic: Gmail's shape, text not in server-quirks", f"503 5.5.1 RCPT first. {_G}"
+    ),
     rset=said("synthetic: Gmail's shape, text not in server-quirks", f"250 2.1.5 Flushed {_G}"),
     noop=said("synthetic: Gmail's shape, text not in server-quirks", f"250 2.0.0 OK {_G}"),
-    bye=said("synthetic, as in corpus servers/gmail/starttls-587-send", f"221 2.0.0 closing connection {_G}"),
+    bye=said(
+        "synthetic, as in corpus servers/gmail/starttls-587-send",
+        f"221 2.0.0 closing connection {_G}",
+    ),
     closing=said(
         "github.com/sct/overseerr/issues/1887 (also calcom#5254, PHPMailer#2211)",
         "421 4.7.0 Try again later, closing connection. (EHLO) o24sm3175645oou.1 - gsmtp",
@@ -129,7 +148,9 @@ GMAIL_465 = dataclasses.replace(
     name="gmail-465",
     title="Gmail, smtp.gmail.com:465: implicit TLS, AUTH, mail",
     tls="implicit",
-    greeting=said("github.com/kisli/vmime/issues/110", "220 mx.google.com ESMTP h5sm23980368wjn.20 - gsmtp"),
+    greeting=said(
+        "github.com/kisli/vmime/issues/110", "220 mx.google.com ESMTP h5sm23980368wjn.20 - gsmtp"
+    ),
     ehlo_tls=said(
         "github.com/kisli/vmime/issues/110 (2016)",
         "250-mx.google.com at your service, [217.91.11.112]",
@@ -294,16 +315,26 @@ NETEASE_163 = Profile(
         f"{_N_FLOW}; the queue id is made up, as in corpus servers/163/auth-login-lowercase-prompt",
         "250 Mail OK queued as smtp7,C8CowAD3lnH0s2Nl8mQWAQ--.2231S2 1701032948",
     ),
-    too_big=said("synthetic: Coremail's text is not in server-quirks", "552 Error: message too large"),
-    bad_sequence=said("synthetic: Coremail's text is not in server-quirks", "503 Error: bad sequence of commands"),
-    need_ehlo=said("synthetic: Coremail's text is not in server-quirks", "503 Error: send HELO/EHLO first"),
+    too_big=said(
+        "synthetic: Coremail's text is not in server-quirks", "552 Error: message too large"
+    ),
+    bad_sequence=said(
+        "synthetic: Coremail's text is not in server-quirks", "503 Error: bad sequence of commands"
+    ),
+    need_ehlo=said(
+        "synthetic: Coremail's text is not in server-quirks", "503 Error: send HELO/EHLO first"
+    ),
     syntax=said("server-quirks §2 (the reply to a bare 'ehlo')", "500 Error: bad syntax"),
     unknown=said("server-quirks §2 (the reply to a bare 'ehlo')", "500 Error: bad syntax"),
-    no_recipients=said("synthetic: Coremail's text is not in server-quirks", "503 Error: need RCPT command"),
+    no_recipients=said(
+        "synthetic: Coremail's text is not in server-quirks", "503 Error: need RCPT command"
+    ),
     rset=said("synthetic, as in corpus servers/163/data-554-dt-spm", "250 OK"),
     noop=said("synthetic: Coremail's text is not in server-quirks", "250 OK"),
     bye=said(_N_FLOW, "221 Bye"),
-    closing=said("synthetic: Coremail's text is not in server-quirks", "421 Error: too many errors, closing"),
+    closing=said(
+        "synthetic: Coremail's text is not in server-quirks", "421 Error: too many errors, closing"
+    ),
     size_limit=50 * 1024 * 1024,  # synthetic: 163.com advertises no SIZE
     mail_needs_auth=said(
         "github.com/mludvig/smtp-cli/issues/4 (MAIL FROM after HELO, without AUTH)",
@@ -374,7 +405,9 @@ QQ = Profile(
     data_go=said(_Q, "354 End data with <CR><LF>.<CR><LF>."),
     queued=said(_Q, "250 OK: queued as."),
     too_big=said("synthetic: QQ's text is not in server-quirks", "552 Message too large."),
-    bad_sequence=said("synthetic: QQ's text is not in server-quirks", "503 Bad sequence of commands."),
+    bad_sequence=said(
+        "synthetic: QQ's text is not in server-quirks", "503 Bad sequence of commands."
+    ),
     need_ehlo=said("synthetic: QQ's text is not in server-quirks", "503 Send HELO/EHLO first."),
     syntax=said(
         "github.com/gshang2017/docker/issues/18 (code not in the log; 501 is synthetic)",
@@ -385,9 +418,13 @@ QQ = Profile(
     rset=said("synthetic: QQ's text is not in server-quirks", "250 OK"),
     noop=said("synthetic: QQ's text is not in server-quirks", "250 OK"),
     bye=said("synthetic, as in corpus servers/qq/auth-login-send-trailing-dots", "221 Bye."),
-    closing=said("synthetic: QQ's text is not in server-quirks", "421 Service not available, closing."),
+    closing=said(
+        "synthetic: QQ's text is not in server-quirks", "421 Service not available, closing."
+    ),
     size_limit=73400320,
-    mail_needs_auth=said("synthetic: QQ's text is not in server-quirks", "503 Error: need EHLO and AUTH first !"),
+    mail_needs_auth=said(
+        "synthetic: QQ's text is not in server-quirks", "503 Error: need EHLO and AUTH first !"
+    ),
     by_code={
         "auth:535": said(
             "github.com/FeeiCN/GSIL/issues/70; pandolia/qqbot#221 (GBK bytes, shown here decoded: "

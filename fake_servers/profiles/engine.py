@@ -42,7 +42,9 @@ MAX_COMMAND_LINE = 512  # octets including CRLF, RFC 5321 §4.5.3.1.4
 MAX_TEXT_LINE = 1000  # octets including CRLF, RFC 5321 §4.5.3.1.6, RFC 5322 §2.1.1
 LAST_IN_GROUP = ("EHLO", "DATA", "VRFY", "EXPN", "TURN", "QUIT", "NOOP")  # RFC 2920 §3.1
 GREYLIST = said("Mailu#1742 (rspamd greylisting), server-quirks §11", "451 4.7.1 Try again later")
-AUTH_ABORTED = said("jakartaee/mail-api#155 (Postfix), server-quirks §7", "501 5.7.0 Authentication aborted")
+AUTH_ABORTED = said(
+    "jakartaee/mail-api#155 (Postfix), server-quirks §7", "501 5.7.0 Authentication aborted"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +221,9 @@ class ProfileEngine:
         if knob is not None:
             return self._knob_reply(knob, "dot", self.profile.queued)
         # Parsed with LF line ends, as Python's email package expects; content keeps the CRLFs.
-        parsed = email.message_from_bytes(content.replace(b"\r\n", b"\n"), policy=email.policy.default)
+        parsed = email.message_from_bytes(
+            content.replace(b"\r\n", b"\n"), policy=email.policy.default
+        )
         assert isinstance(parsed, EmailMessage)
         self._check_bcc(parsed, tx)
         self.messages.append(
@@ -287,7 +291,7 @@ class ProfileEngine:
                 step="EHLO",
                 expected="EHLO <domain or address literal>",
                 got=command.text,
-                rule="R-EHLO-1 (RFC 5321 §4.1.1.1: ehlo = \"EHLO\" SP ( Domain / address-literal ))",
+                rule='R-EHLO-1 (RFC 5321 §4.1.1.1: ehlo = "EHLO" SP ( Domain / address-literal ))',
                 message="EHLO without the client's name",
             )
             return self._send(self.profile.syntax)
@@ -312,7 +316,9 @@ class ProfileEngine:
         self._tx = None
         self._mail_tried = False
         self._data_refused = False
-        self.waiting_for = "MAIL FROM" if self.auth_user or not self._offers("AUTH") else "AUTH or MAIL FROM"
+        self.waiting_for = (
+            "MAIL FROM" if self.auth_user or not self._offers("AUTH") else "AUTH or MAIL FROM"
+        )
         if self._offers("STARTTLS"):
             self.waiting_for = "STARTTLS, " + self.waiting_for
 
@@ -586,7 +592,9 @@ class ProfileEngine:
 
     def _not_offered(self, command: Command, keyword: str, *, reply: bool = True) -> list[Action]:
         if self.ehlo is None:
-            where = "sent after STARTTLS, before the new EHLO" if self.tls else "sent before any EHLO"
+            where = (
+                "sent after STARTTLS, before the new EHLO" if self.tls else "sent before any EHLO"
+            )
         elif not self.tls and keyword in self.profile.extensions(True).keywords:
             where = "offered only after STARTTLS"
         else:
@@ -614,7 +622,7 @@ class ProfileEngine:
             )
             return None
         if not path.address.isascii() and "SMTPUTF8" not in (
-            (self._tx.mail_params if self._tx and keyword == "TO" else path.params)
+            self._tx.mail_params if self._tx and keyword == "TO" else path.params
         ):
             self.finding(
                 step=command.verb,
@@ -760,7 +768,9 @@ class ProfileEngine:
     def _knob_reply(self, knob: Knob, stage: str, normal: Said, address: str = "") -> list[Action]:
         if knob.stall:
             self.stalled = True
-            self.waiting_for = f"nothing: stalled at {stage} on request (fail={{{stage!r}: 'stall'}})"
+            self.waiting_for = (
+                f"nothing: stalled at {stage} on request (fail={{{stage!r}: 'stall'}})"
+            )
             return [Stall()]
         if knob.code in (normal.code,) and not knob.text:
             return self._send(normal, address=address)
@@ -787,7 +797,10 @@ class ProfileEngine:
                 return candidate
         esc = self.profile.extensions(True).has("ENHANCEDSTATUSCODES")
         text = f"{knob.code} " + (f"{knob.code // 100}.0.0 " if esc else "")
-        return said("synthetic: no text of this server for it", text + f"smtp-harness: {stage} refused on request")
+        return said(
+            "synthetic: no text of this server for it",
+            text + f"smtp-harness: {stage} refused on request",
+        )
 
     def _send(self, reply: Said, *, close: bool = False, address: str = "") -> list[Action]:
         data = reply.wire()
@@ -820,4 +833,7 @@ def _redact(command: Command) -> str:
 
 
 def _unsupported(path: PathArgument) -> Said:
-    return said("synthetic: RFC 5321 §4.1.1.11 (555 for a parameter not recognized)", "555 5.5.4 Unsupported option")
+    return said(
+        "synthetic: RFC 5321 §4.1.1.11 (555 for a parameter not recognized)",
+        "555 5.5.4 Unsupported option",
+    )

@@ -1,11 +1,11 @@
 """Failure knobs: which stage of which session gets which reply instead of the normal one.
 
-    fail={"rcpt": 550}                 every RCPT gets the profile's 550 (or a generic one)
-    fail={"rcpt": {2: 550}}            only the 2nd RCPT the server sees (counted over all sessions)
-    fail={"dot": "554 5.7.1 spam"}     this exact reply to the final dot
-    fail={"mail": 421}                 421 and the connection closes
-    fail={"data": "stall"}             no reply at all: the server reads on until the client gives up
-    fail={"greylist": True}            every RCPT of the first session gets 451 4.7.1 (greylisting)
+fail={"rcpt": 550}                 every RCPT gets the profile's 550 (or a generic one)
+fail={"rcpt": {2: 550}}            only the 2nd RCPT the server sees (counted over all sessions)
+fail={"dot": "554 5.7.1 spam"}     this exact reply to the final dot
+fail={"mail": 421}                 421 and the connection closes
+fail={"data": "stall"}             no reply at all: the server reads on until the client gives up
+fail={"greylist": True}            every RCPT of the first session gets 451 4.7.1 (greylisting)
 """
 
 from __future__ import annotations
@@ -99,7 +99,9 @@ def parse_knobs(fail: Mapping[str, Any] | None) -> Knobs:
             per: dict[int, Knob] = {}
             for n, v in value.items():
                 if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                    raise ValueError(f"fail[{stage!r}]: keys count from 1 (the Nth {stage}), got {n!r}")
+                    raise ValueError(
+                        f"fail[{stage!r}]: keys count from 1 (the Nth {stage}), got {n!r}"
+                    )
                 per[n] = _knob(f"fail[{stage!r}][{n}]", v)
             nth[stage] = per
         else:
@@ -117,7 +119,9 @@ def parse_cli_knob(text: str) -> tuple[str, Any]:
         return "greylist", True
     stage, eq, value = text.partition("=")
     if not eq or not value:
-        raise ValueError(f"--fail {text!r}: expected STAGE=CODE, STAGE#N=CODE, STAGE=stall or greylist")
+        raise ValueError(
+            f"--fail {text!r}: expected STAGE=CODE, STAGE#N=CODE, STAGE=stall or greylist"
+        )
     parsed: Any = int(value) if value.isdigit() else value
     if "#" in stage:
         stage, _, n = stage.partition("#")

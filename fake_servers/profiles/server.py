@@ -13,6 +13,7 @@ every one of those checks, and the Channel handles TLS, so the profiles build on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 from collections import Counter
@@ -159,7 +160,9 @@ class ProfileServer:
             finally:
                 self._tasks.discard(task)
 
-    def _record(self, session: ProfileSession, direction: Direction, data: bytes, tls: bool) -> None:
+    def _record(
+        self, session: ProfileSession, direction: Direction, data: bytes, tls: bool
+    ) -> None:
         session.transcript.add(direction, data, tls=tls)
         if self._on_entry is not None:
             self._on_entry(session, session.transcript.entries[-1])
@@ -370,10 +373,8 @@ class ProfileController(ThreadedServer[ProfileServer]):
         """
 
         async def wait() -> None:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.server.message_arrived.wait(), timeout)
-            except TimeoutError:
-                pass
 
         self._call(wait(), timeout + 1.0)
         if self.messages:
@@ -400,10 +401,8 @@ class ProfileController(ThreadedServer[ProfileServer]):
         async def all_done() -> None:
             waits = [s.done.wait() for s in self.sessions]
             if waits:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.gather(*waits), timeout)
-                except TimeoutError:
-                    pass
 
         self._call(all_done(), timeout + 1.0)
 
@@ -418,7 +417,10 @@ class ProfileController(ThreadedServer[ProfileServer]):
                 f"ended: {s.ended or 'still open when the test ended'}",
                 f"the server was waiting for: {s.waiting_for}",
             ]
-            lines += [f"message {i}: from <{m.mail_from}> to {', '.join(f'<{r}>' for r in m.rcpt_to)}, {len(m.content)} octets" for i, m in enumerate(s.messages, 1)]
+            lines += [
+                f"message {i}: from <{m.mail_from}> to {', '.join(f'<{r}>' for r in m.rcpt_to)}, {len(m.content)} octets"
+                for i, m in enumerate(s.messages, 1)
+            ]
             lines += [f.render() for f in s.findings]
             lines.append("transcript (time, TLS, S=server C=client *=harness):")
             sections.append((title, "\n".join(lines) + "\n" + s.transcript.render()))
