@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 _RULE_ID = re.compile(r"\bR-[A-Z0-9]+-\d+\b")
+_RFC_SECTION = re.compile(r"\bRFC \d+ §\d+(?:\.\d+)*")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,13 +135,16 @@ def scripted_finding(scenario: Scenario, session: Session, number: int) -> Findi
     path = short_path(scenario.path)
     if failure is not None:
         # The hint names the rule when the server's check knows it; else the scenario's refs do.
-        rule_ids = list(dict.fromkeys(_RULE_ID.findall(failure.hint)))
+        named = _RULE_ID.findall(failure.hint) or _RFC_SECTION.findall(failure.hint)
+        expected = failure.expected or "(see the transcript)"
+        if failure.kind == "tls":
+            expected = "a TLS handshake the client completes (trusting the test CA, ca_path)"
         return Finding(
             session=number,
             step=f"{path}:{failure.line or scenario.line}",
-            expected=failure.expected or "(see the transcript)",
+            expected=expected,
             got=failure.actual or "(nothing)",
-            rule=", ".join(rule_ids) if rule_ids else refs,
+            rule=", ".join(dict.fromkeys(named)) if named else refs,
             message=f"{failure.message} (scenario {scenario.id})",
             detail=failure.hint,
         )
