@@ -90,6 +90,8 @@ class NoClientError(AssertionError):
 class Judged(Protocol):
     """What the pytest plugin needs from a server a test used."""
 
+    findings_fail_the_test: bool
+
     def settle(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for sessions still running to end."""
 

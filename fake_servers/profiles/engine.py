@@ -316,11 +316,18 @@ class ProfileEngine:
         self._tx = None
         self._mail_tried = False
         self._data_refused = False
-        self.waiting_for = (
-            "MAIL FROM" if self.auth_user or not self._offers("AUTH") else "AUTH or MAIL FROM"
-        )
-        if self._offers("STARTTLS"):
-            self.waiting_for = "STARTTLS, " + self.waiting_for
+        self.waiting_for = self._next_step()
+
+    def _next_step(self) -> str:
+        """What this server needs next from a client that wants to send (for people)."""
+        p = self.profile
+        if not self.tls and self._offers("STARTTLS") and p.auth_needs_tls is not None:
+            return "STARTTLS (this server requires it)"
+        if self.auth_user is None and self._offers("AUTH"):
+            step = "AUTH" if p.mail_needs_auth is not None else "AUTH or MAIL FROM"
+        else:
+            step = "MAIL FROM"
+        return ("STARTTLS or " if self._offers("STARTTLS") else "") + step
 
     def _cmd_starttls(self, command: Command) -> list[Action]:
         if self.tls:
@@ -436,7 +443,7 @@ class ProfileEngine:
         if knob is not None:
             return self._knob_reply(knob, "auth", self.profile.auth_bad)
         if self.users is not None and self.users.get(user) != password:
-            self.waiting_for = "AUTH again, or QUIT"
+            self.waiting_for = "AUTH again (with other credentials), or QUIT"
             return self._send(self.profile.auth_bad)
         self.auth_user = user
         self.waiting_for = "MAIL FROM"
