@@ -18,7 +18,7 @@ from harness.scenario.loader import corpus_ids, load_scenario
 
 INNER_INI = "[pytest]\nfilterwarnings =\n    error\n"
 
-TESTS = '''
+TESTS = """
 import smtplib
 
 import pytest
@@ -72,7 +72,7 @@ def test_profile_clean(smtp_profile):
     with smtplib.SMTP(server.host, server.port, timeout=5) as client:
         client.sendmail("a@example.com", ["b@x.org"], b"Subject: x\\r\\n\\r\\nhi\\r\\n")
     assert server.wait_message().message["Subject"] == "x"
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +96,12 @@ def outcome(
 
 
 def test_the_finding_comes_first_when_the_app_raised(outcome) -> None:
-    proc, blocks = outcome
+    _proc, blocks = outcome
     block = blocks["test_app_raises_first"]
     finding = block.index("smtp-harness: the scripted server for auth.login on 127.0.0.1:")
-    assert finding < block.index("--- and the test itself raised:") < block.index("SMTPSenderRefused")
+    assert (
+        finding < block.index("--- and the test itself raised:") < block.index("SMTPSenderRefused")
+    )
     for line in (
         "session 1: unexpected command (scenario auth.login)",
         "  step:     <corpus>/auth/login.yaml:26",
@@ -122,20 +124,20 @@ def test_a_test_that_passed_fails_with_the_finding(outcome) -> None:
 
 
 def test_assert_followed_raises_once(outcome) -> None:
-    proc, blocks = outcome
+    _proc, blocks = outcome
     block = blocks["test_explicit"]
     assert "ServerFindingError: smtp-harness: the scripted server for auth.login" in block
     assert "--- and the test itself raised:" not in block  # not reported twice
 
 
 def test_allow_findings_and_a_clean_profile_pass(outcome) -> None:
-    proc, blocks = outcome
+    proc, _blocks = outcome
     assert "PASSED test_inner.py::test_allowed" in proc.stdout
     assert "PASSED test_inner.py::test_profile_clean" in proc.stdout
 
 
 def test_wait_session_without_a_client_is_a_clear_error(outcome) -> None:
-    proc, blocks = outcome
+    _proc, blocks = outcome
     assert "NoClientError: no client connected to 127.0.0.1:" in blocks["test_no_client"]
     assert " within 0.3 s" in blocks["test_no_client"]
 
@@ -163,8 +165,9 @@ def test_wait_session_raises_instead_of_returning_none() -> None:
 
 def test_assert_followed_from_python() -> None:
     with ServerController(load_scenario(id="auth.login")) as server:
-        with smtplib.SMTP(server.host, server.port, timeout=5) as client, pytest.raises(
-            smtplib.SMTPException
+        with (
+            smtplib.SMTP(server.host, server.port, timeout=5) as client,
+            pytest.raises(smtplib.SMTPException),
         ):
             client.sendmail("x@example.com", ["y@example.com"], b"Subject: x\r\n\r\nhi\r\n")
         with pytest.raises(ServerFindingError) as raised:
@@ -177,7 +180,9 @@ def test_load_scenario_by_id() -> None:
     scenario = load_scenario(id="servers.163.data-554-dt-spm")
     assert scenario.id == "servers.163.data-554-dt-spm"
     assert len(corpus_ids()) > 200
-    with pytest.raises(ScenarioError, match=r"no scenario with id 'auth.logn'.*did you mean auth\.login"):
+    with pytest.raises(
+        ScenarioError, match=r"no scenario with id 'auth.logn'.*did you mean auth\.login"
+    ):
         load_scenario(id="auth.logn")
     with pytest.raises(TypeError):
         load_scenario("x.yaml", id="auth.login")

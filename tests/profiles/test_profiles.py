@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import smtplib
 import socket
-import ssl
 from collections.abc import Iterator
 
 import pytest
@@ -245,9 +244,10 @@ def test_a_bare_lf_in_the_message_is_r_line_1(serve, tls) -> None:
 
 def test_postfix_refuses_a_bare_lf_with_521_and_closes(serve, tls) -> None:
     server = serve("postfix")
-    with smtplib.SMTP(server.host, server.port, timeout=5) as client, pytest.raises(
-        smtplib.SMTPDataError
-    ) as raised:
+    with (
+        smtplib.SMTP(server.host, server.port, timeout=5) as client,
+        pytest.raises(smtplib.SMTPDataError) as raised,
+    ):
         client.sendmail("a@example.com", ["b@example.net"], b"Subject: x\n\nhello\n")
     assert raised.value.smtp_code == 521
     assert rules(server) == ["R-LINE-1"]
@@ -439,8 +439,11 @@ def test_reply_x_to_the_nth_rcpt(serve, tls) -> None:
 @pytest.mark.parametrize("stage", ["mail", "data", "dot"])
 def test_421_at_a_stage_closes_the_connection(serve, tls, stage: str) -> None:
     server = serve("postfix", fail={stage: 421})
-    with smtplib.SMTP(server.host, server.port, timeout=5) as client, pytest.raises(
-        (smtplib.SMTPSenderRefused, smtplib.SMTPDataError, smtplib.SMTPServerDisconnected)
+    with (
+        smtplib.SMTP(server.host, server.port, timeout=5) as client,
+        pytest.raises(
+            (smtplib.SMTPSenderRefused, smtplib.SMTPDataError, smtplib.SMTPServerDisconnected)
+        ),
     ):
         client.sendmail("a@example.com", ["b@example.net"], MESSAGE)
     server.settle(5)
@@ -482,8 +485,9 @@ def test_refuse_auth(serve, tls) -> None:
 
 def test_stall_leaves_the_client_waiting(serve, tls) -> None:
     server = serve("postfix", fail={"dot": "stall"})
-    with smtplib.SMTP(server.host, server.port, timeout=1) as client, pytest.raises(
-        (TimeoutError, smtplib.SMTPServerDisconnected)
+    with (
+        smtplib.SMTP(server.host, server.port, timeout=1) as client,
+        pytest.raises((TimeoutError, smtplib.SMTPServerDisconnected)),
     ):
         client.sendmail("a@example.com", ["b@example.net"], MESSAGE)
     server.settle(5)
@@ -528,7 +532,9 @@ def test_cli_knobs() -> None:
 
 def test_wait_message_without_a_client_is_a_clear_error(serve) -> None:
     server = serve("gmail")
-    with pytest.raises(NoClientError, match=rf"^no client connected to 127\.0\.0\.1:{server.port} within 0\.2 s$"):
+    with pytest.raises(
+        NoClientError, match=rf"^no client connected to 127\.0\.0\.1:{server.port} within 0\.2 s$"
+    ):
         server.wait_message(timeout=0.2)
 
 
@@ -536,6 +542,8 @@ def test_wait_message_says_where_the_session_stopped(serve, tls) -> None:
     server = serve("gmail")
     wire = session(server, tls)
     wire.cmd(b"EHLO c.example")
-    with pytest.raises(NoClientError, match=r"still open, waiting for STARTTLS \(this server requires it\)"):
+    with pytest.raises(
+        NoClientError, match=r"still open, waiting for STARTTLS \(this server requires it\)"
+    ):
         server.wait_message(timeout=0.2)
     wire.close()

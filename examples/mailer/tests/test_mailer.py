@@ -7,9 +7,8 @@ from __future__ import annotations
 import smtplib
 from pathlib import Path
 
-import pytest
-
 import mailer
+import pytest
 
 HERE = Path(__file__).parent
 PASSWORD = "abcd efgh ijkl mnop"  # a Gmail app password has this shape
