@@ -547,3 +547,14 @@ def test_wait_message_says_where_the_session_stopped(serve, tls) -> None:
     ):
         server.wait_message(timeout=0.2)
     wire.close()
+
+
+def test_docs_profiles_md_is_up_to_date() -> None:
+    from pathlib import Path
+
+    from fake_servers.profiles.describe import profiles_markdown
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "profiles.md"
+    assert docs.read_text(encoding="utf-8") == profiles_markdown(), (
+        "run: python -m fake_servers.profiles.describe > docs/profiles.md"
+    )
