@@ -1,6 +1,6 @@
 """docs/profiles.md, written from the catalogue: every profile's replies with their sources.
 
-    python -m fake_servers.profiles.describe > docs/profiles.md
+python -m fake_servers.profiles.describe > docs/profiles.md
 """
 
 from __future__ import annotations
