@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -113,17 +112,10 @@ def format_findings(server: Judged, findings: list[Finding]) -> str:
 
 
 def short_path(path: str) -> str:
-    """A scenario's path for reports: relative to the working directory or to the corpus,
-    never an absolute local path."""
-    from harness.corpus import corpus_path
+    """A scenario's path for reports, never an absolute local path (``harness.corpus``)."""
+    from harness.corpus import report_path
 
-    p = Path(path)
-    if not p.is_absolute():
-        return path
-    for base, label in ((Path.cwd(), ""), (corpus_path(), "<corpus>/")):
-        if p.is_relative_to(base):
-            return label + p.relative_to(base).as_posix()
-    return p.name
+    return report_path(path)
 
 
 def scripted_finding(scenario: Scenario, session: Session, number: int) -> Finding | None:

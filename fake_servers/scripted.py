@@ -39,6 +39,9 @@ class Session:
     data_accepted: bool = False  # the server sent a 2xx to a message's content
     stopped: bool = False  # the server was closed while this session still ran
     waiting_for: Callable[[], list[str]] | None = None  # the steps the script expects now
+    server_closed: bool = False  # the script's own close step hung up on the client
+    # The client said HELO where the script has EHLO: what that EHLO reply would have offered.
+    helo_for_ehlo: tuple[str, ...] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -234,6 +237,8 @@ class _Connection:
         self.session.failure = self.playback.failure
         self.session.complete = self.playback.finished and self.playback.failure is None
         self.session.pending = self.playback.pending_steps()
+        self.session.server_closed = self.playback.hung_up and self.playback.failure is None
+        self.session.helo_for_ehlo = self.playback.helo_for_ehlo
         if self.playback.failure is not None:
             self.note(f"FAILED: {self.playback.failure.message}")
 

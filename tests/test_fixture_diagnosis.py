@@ -104,7 +104,7 @@ def test_the_finding_comes_first_when_the_app_raised(outcome) -> None:
     )
     for line in (
         "session 1: unexpected command (scenario auth.login)",
-        "  step:     <corpus>/auth/login.yaml:26",
+        "  step:     scenarios/auth/login.yaml:26",
         "  expected: AUTH LOGIN",
         "  got:      mail FROM:<x@example.com>",
         "  rule:     RFC 4954 §4, draft-murchison-sasl-login-00, R-LOGIN-1, R-LOGIN-2, R-AUTH-3",
