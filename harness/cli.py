@@ -11,7 +11,6 @@ import asyncio
 import random
 import re
 import sys
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -28,7 +27,7 @@ from harness.report.text import format_failure, format_result_line, format_summa
 from harness.results import Result
 from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
 from harness.scenario.model import Scenario, TlsMode
-from harness.transcript import Direction, Transcript
+from harness.serving import serve_profile
 
 if TYPE_CHECKING:
     from fake_servers.scripted import Session
@@ -202,11 +201,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from fake_servers.scripted import ScriptedServer
     from fake_servers.tls import TlsMaterial
-    from harness.serving import SessionTally, message_file, scenario_guide
+    from harness.serving import SessionTally, message_file, scenario_guide, show_waits
     from harness.transcript import Entry
 
     if args.profile:
-        return _serve_profile(args)
+        return serve_profile(args)
     if not args.file:
         raise ScenarioError("serve needs a scenario (a file or a corpus id) or --profile NAME")
     scenario = _scenario_arg(args.file)
@@ -251,7 +250,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         try:
             while True:
                 await asyncio.sleep(0.05)
-                _show_waits(
+                show_waits(
                     [
                         (s.transcript, s.done.is_set(), partial(_scenario_wait, s))
                         for s in server.sessions
@@ -305,116 +304,6 @@ def _scenario_arg(text: str) -> Scenario:
     ):
         return load_scenario(id=text)
     return load_scenario(text)
-
-
-def _show_waits(
-    sessions: Sequence[tuple[Transcript, bool, Callable[[], str]]], shown: dict[int, int]
-) -> None:
-    """Print what each open session waits for, once it has been quiet for a second after the
-    server spoke. ``sessions``: (transcript, ended, what it waits for) per session, in order."""
-    for n, (transcript, ended, waiting_for) in enumerate(sessions, 1):
-        entries = transcript.entries
-        if ended or not entries or shown.get(n) == len(entries):
-            continue
-        last = entries[-1]
-        quiet = time.monotonic() - transcript.started - last.at
-        if last.direction is Direction.SERVER and quiet >= 1.0:
-            shown[n] = len(entries)
-            print(f"[{n}] waiting for: {waiting_for()}", flush=True)
-
-
-def _serve_profile(args: argparse.Namespace) -> int:
-    from fake_servers.profiles import ProfileServer, ProfileSession
-    from fake_servers.profiles.knobs import parse_cli_knob
-    from harness.serving import SessionTally, profile_guide
-    from harness.transcript import Entry
-
-    users = dict(u.split(":", 1) for u in args.user) if args.user else None
-    fail: dict[str, object] = {}
-    for spec in args.fail:
-        try:
-            stage, value = parse_cli_knob(spec)
-        except ValueError as exc:
-            raise ScenarioError(str(exc)) from None
-        before = fail.get(stage)
-        if isinstance(value, dict) and isinstance(before, dict):
-            before.update(value)
-        else:
-            fail[stage] = value
-
-    def live(session: ProfileSession, entry: Entry) -> None:
-        if len(session.transcript.entries) == 1:
-            print(f"--- session {session.number}: a client connected", flush=True)
-        lock = "tls " if entry.tls else "    "
-        text = entry.data.decode("utf-8", "backslashreplace").rstrip("\r\n").replace("\r\n", "\n")
-        for line in text.split("\n"):
-            print(
-                f"[{session.number}] {entry.at:7.3f} {lock}{entry.direction.value}: {line}",
-                flush=True,
-            )
-
-    async def serve() -> int:
-        try:
-            server = ProfileServer(
-                args.profile, users=users, fail=fail, port=args.port, on_entry=live
-            )
-        except (KeyError, ValueError) as exc:
-            raise ScenarioError(str(exc).strip("'\"")) from None
-        await server.start()
-        p = server.profile
-        print(
-            profile_guide(
-                p.name,
-                p.title,
-                p.tls,
-                host=server.host,
-                port=server.port,
-                ca_path=server.tls.ca_path,
-                users=users,
-                notes=p.notes,
-            ),
-            flush=True,
-        )
-        print("Ctrl-C to stop" + (" (exits after one session)" if args.once else ""), flush=True)
-        seen = 0
-        tally = SessionTally()
-        shown_wait: dict[int, int] = {}
-        try:
-            while True:
-                await asyncio.sleep(0.05)
-                _show_waits(
-                    [
-                        (s.transcript, s.done.is_set(), partial(getattr, s, "waiting_for"))
-                        for s in server.sessions
-                    ],
-                    shown_wait,
-                )
-                for session in server.sessions[seen:]:
-                    if not session.done.is_set():
-                        break
-                    seen += 1
-                    for m in session.messages:
-                        subject = m.message.get("Subject", "")
-                        print(
-                            f"[{seen}] message: <{m.mail_from}> to {', '.join(f'<{r}>' for r in m.rcpt_to)}, {len(m.content)} octets, Subject: {subject}"
-                        )
-                    for f in session.findings:
-                        print(f"[{seen}] " + f.render().replace("\n", f"\n[{seen}] "))
-                    failed = any(f.fails for f in session.findings)
-                    print(
-                        f"[{seen}] ended: {session.ended}; {len(session.messages)} message(s); {'FAIL' if failed else 'no wire rule broken'}"
-                    )
-                    tally.add("with findings" if failed else "clean")
-                    if args.once:
-                        return EXIT_FAILED if failed else EXIT_OK
-        finally:
-            print(tally.summary(), flush=True)
-            await server.close()
-
-    try:
-        return asyncio.run(serve())
-    except KeyboardInterrupt:
-        return EXIT_OK
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:

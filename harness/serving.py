@@ -1,19 +1,38 @@
 """What ``smtp-harness serve`` tells the person at the client: what to send, which session is
-which, what the server is waiting for, and a summary at the end.
+which, what the server is waiting for, and a summary at the end; and ``serve --profile``.
 
-Only text: the command (``cli.py``) runs the servers and prints what these functions return.
+The scripted serve loop is in ``cli.py``; the profile one is here, to keep the command short.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from harness.errors import ScenarioError
 from harness.scenario.model import ClientStep, Scenario, TlsMode
+from harness.transcript import Direction, Transcript
 
-__all__ = ["SessionTally", "message_file", "profile_guide", "scenario_guide"]
+if TYPE_CHECKING:
+    from harness.transcript import Entry
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+__all__ = [
+    "SessionTally",
+    "message_file",
+    "profile_guide",
+    "scenario_guide",
+    "serve_profile",
+    "show_waits",
+]
 
 _COMPARE = {
     "exact": "byte for byte after un-stuffing (line ends as CRLF, a final CRLF may be added)",
@@ -139,3 +158,112 @@ class SessionTally:
             counts[v] = counts.get(v, 0) + 1
         parts = ", ".join(f"{n} {v}" for v, n in counts.items())
         return f"summary: {len(self.verdicts)} session(s): {parts}"
+
+
+def show_waits(
+    sessions: Sequence[tuple[Transcript, bool, Callable[[], str]]], shown: dict[int, int]
+) -> None:
+    """Print what each open session waits for, once it has been quiet for a second after the
+    server spoke. ``sessions``: (transcript, ended, what it waits for) per session, in order."""
+    for n, (transcript, ended, waiting_for) in enumerate(sessions, 1):
+        entries = transcript.entries
+        if ended or not entries or shown.get(n) == len(entries):
+            continue
+        last = entries[-1]
+        quiet = time.monotonic() - transcript.started - last.at
+        if last.direction is Direction.SERVER and quiet >= 1.0:
+            shown[n] = len(entries)
+            print(f"[{n}] waiting for: {waiting_for()}", flush=True)
+
+
+def serve_profile(args: argparse.Namespace) -> int:
+    """``smtp-harness serve --profile NAME``: serve a profile until Ctrl-C (or one session)."""
+    from fake_servers.profiles import ProfileServer, ProfileSession
+    from fake_servers.profiles.knobs import parse_cli_knob
+
+    users = dict(u.split(":", 1) for u in args.user) if args.user else None
+    fail: dict[str, object] = {}
+    for spec in args.fail:
+        try:
+            stage, value = parse_cli_knob(spec)
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from None
+        before = fail.get(stage)
+        if isinstance(value, dict) and isinstance(before, dict):
+            before.update(value)
+        else:
+            fail[stage] = value
+
+    def live(session: ProfileSession, entry: Entry) -> None:
+        if len(session.transcript.entries) == 1:
+            print(f"--- session {session.number}: a client connected", flush=True)
+        lock = "tls " if entry.tls else "    "
+        text = entry.data.decode("utf-8", "backslashreplace").rstrip("\r\n").replace("\r\n", "\n")
+        for line in text.split("\n"):
+            print(
+                f"[{session.number}] {entry.at:7.3f} {lock}{entry.direction.value}: {line}",
+                flush=True,
+            )
+
+    async def serve() -> int:
+        try:
+            server = ProfileServer(
+                args.profile, users=users, fail=fail, port=args.port, on_entry=live
+            )
+        except (KeyError, ValueError) as exc:
+            raise ScenarioError(str(exc).strip("'\"")) from None
+        await server.start()
+        p = server.profile
+        print(
+            profile_guide(
+                p.name,
+                p.title,
+                p.tls,
+                host=server.host,
+                port=server.port,
+                ca_path=server.tls.ca_path,
+                users=users,
+                notes=p.notes,
+            ),
+            flush=True,
+        )
+        print("Ctrl-C to stop" + (" (exits after one session)" if args.once else ""), flush=True)
+        seen = 0
+        tally = SessionTally()
+        shown_wait: dict[int, int] = {}
+        try:
+            while True:
+                await asyncio.sleep(0.05)
+                show_waits(
+                    [
+                        (s.transcript, s.done.is_set(), partial(getattr, s, "waiting_for"))
+                        for s in server.sessions
+                    ],
+                    shown_wait,
+                )
+                for session in server.sessions[seen:]:
+                    if not session.done.is_set():
+                        break
+                    seen += 1
+                    for m in session.messages:
+                        subject = m.message.get("Subject", "")
+                        print(
+                            f"[{seen}] message: <{m.mail_from}> to {', '.join(f'<{r}>' for r in m.rcpt_to)}, {len(m.content)} octets, Subject: {subject}"
+                        )
+                    for f in session.findings:
+                        print(f"[{seen}] " + f.render().replace("\n", f"\n[{seen}] "))
+                    failed = any(f.fails for f in session.findings)
+                    print(
+                        f"[{seen}] ended: {session.ended}; {len(session.messages)} message(s); {'FAIL' if failed else 'no wire rule broken'}"
+                    )
+                    tally.add("with findings" if failed else "clean")
+                    if args.once:
+                        return EXIT_FAILED if failed else EXIT_OK
+        finally:
+            print(tally.summary(), flush=True)
+            await server.close()
+
+    try:
+        return asyncio.run(serve())
+    except KeyboardInterrupt:
+        return EXIT_OK
