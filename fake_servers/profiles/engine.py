@@ -154,6 +154,7 @@ class ProfileEngine:
         self.after_starttls = False
         self.auth_user: str | None = None
         self.finished = False
+        self.quit = False  # the client ended the session with QUIT
         self.stalled = False
         self.waiting_for = "the client to connect"
         self._auth: _Auth | None = None
@@ -414,14 +415,8 @@ class ProfileEngine:
             self._auth = None
             return self._send(AUTH_ABORTED)
         try:
-            if auth.mechanism == "PLAIN":
-                _, user, password = decode_plain(line)
-                return self._auth_done(user, password)
-            if auth.mechanism == "XOAUTH2":
-                user, token = decode_xoauth2(line)
-                return self._auth_done(user, token)
-            value = decode_base64(line).decode("utf-8", "replace")  # LOGIN
-        except RemoteProtocolError as exc:
+            decoded = b"" if line == b"=" else decode_base64(line)  # "=": an empty response
+        except RemoteProtocolError:
             self._auth = None
             self.finding(
                 step=f"AUTH {auth.mechanism}",
@@ -429,9 +424,19 @@ class ProfileEngine:
                 got="<a response that is not base64>",
                 rule="R-AUTH-5 (RFC 4954 §4: a response that cannot be decoded gets 501)",
                 message="an AUTH response that is not base64",
-                detail=str(exc).split(":")[0],
             )
             return self._send(said("RFC 4954 §4", "501 5.5.2 Cannot decode response"))
+        try:
+            if auth.mechanism == "PLAIN":
+                _, user, password = decode_plain(line)
+                return self._auth_done(user, password)
+            if auth.mechanism == "XOAUTH2":
+                user, token = decode_xoauth2(line)
+                return self._auth_done(user, token)
+        except RemoteProtocolError:  # base64, but not credentials: refused like wrong ones
+            self._auth = None
+            return self._send(self.profile.auth_bad)
+        value = decoded.decode("utf-8", "replace")  # LOGIN: the username, then the password
         if auth.step == 0:
             auth.username, auth.step = value, 1
             return self._send(self.profile.login_prompts[1])
@@ -556,10 +561,19 @@ class ProfileEngine:
         if knob is not None:
             return self._knob_reply(knob, "quit", self.profile.bye)
         self.finished = True
+        self.quit = True
         self.waiting_for = "nothing (the session is over)"
         return [Send(self.profile.bye.wire()), Close()]
 
     def _cmd_unknown(self, command: Command) -> list[Action]:
+        if command.verb == "BDAT":
+            self.finding(
+                step="BDAT",
+                expected="DATA (CHUNKING was not advertised)",
+                got=command.text,
+                rule="R-BDAT-1, R-EXT-1 (RFC 3030 §2: BDAT only if CHUNKING was advertised)",
+                message="BDAT without CHUNKING",
+            )
         if self._data_refused:
             self._data_refused = False
             self.finding(

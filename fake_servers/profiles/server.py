@@ -312,7 +312,12 @@ class _Connection:
             elif isinstance(action, Close):
                 self.closed = True
                 self.note("server closed the connection")
-                self.session.ended = self.session.ended or "the server closed the connection"
+                ended = (
+                    "the client sent QUIT"
+                    if self.engine.quit
+                    else "the server closed the connection"
+                )
+                self.session.ended = self.session.ended or ended
                 self.channel.close()
 
     async def _start_tls(self, what: str) -> bool:

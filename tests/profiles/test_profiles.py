@@ -105,7 +105,7 @@ def rules(server: ProfileController, *, settle: bool = True) -> list[str]:
     """The rule ids of the failing findings (after the sessions end, unless ``settle=False``)."""
     if settle:
         server.settle(5)
-    return [f.rule.split()[0] for f in server.findings() if f.fails]
+    return [f.rule.split()[0].rstrip(",") for f in server.findings() if f.fails]
 
 
 def plain(user: str, password: str) -> bytes:
@@ -558,3 +558,31 @@ def test_docs_profiles_md_is_up_to_date() -> None:
     assert docs.read_text(encoding="utf-8") == profiles_markdown(), (
         "run: python -m fake_servers.profiles.describe > docs/profiles.md"
     )
+
+
+def test_auth_responses_not_base64_are_r_auth_5_but_bad_credentials_are_not(serve, tls) -> None:
+    server = serve("163")
+    wire = session(server, tls)
+    wire.cmd(b"EHLO c.example")
+    assert wire.cmd(b"AUTH PLAIN " + base64.b64encode(b"no nul bytes")).startswith(b"535")
+    assert wire.cmd(b"AUTH PLAIN =").startswith(b"535")  # an empty response
+    assert wire.cmd(b"AUTH LOGIN") == b"334 dXNlcm5hbWU6\r\n"
+    assert wire.cmd(b"not base64!").startswith(b"501")
+    assert wire.cmd(b"AUTH LOGIN") == b"334 dXNlcm5hbWU6\r\n"
+    assert wire.cmd(b"*").startswith(b"501 5.7.0 Authentication aborted")
+    wire.cmd(b"QUIT")
+    wire.close()
+    assert rules(server) == ["R-AUTH-5"]
+    assert server.sessions[0].ended == "the client sent QUIT"
+
+
+def test_bdat_without_chunking_is_r_bdat_1(serve, tls) -> None:
+    server = serve("postfix")
+    wire = session(server, tls)
+    wire.cmd(b"EHLO c.example")
+    wire.cmd(b"MAIL FROM:<a@example.com>")
+    wire.cmd(b"RCPT TO:<b@example.net>")
+    wire.send(b"BDAT 4 LAST\r\nabcd")
+    assert wire.reply()[:3] == b"502"
+    wire.close()
+    assert rules(server) == ["R-BDAT-1"]
