@@ -145,9 +145,10 @@ class ProfileServer:
         try:
             await _Connection(self, session, reader, writer).run()
         except asyncio.CancelledError:
+            # close() ended the session. Not re-raised: asyncio's stream callback would log the
+            # cancellation of a connection handler as an error; close() awaits this task anyway.
             session.ended = session.ended or "server stopped"
             session.transcript.note("server stopped")
-            raise
         finally:
             session.done.set()
             writer.close()
