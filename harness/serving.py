@@ -257,6 +257,9 @@ def serve_profile(args: argparse.Namespace) -> int:
                         f"[{seen}] ended: {session.ended}; {len(session.messages)} message(s); {'FAIL' if failed else 'no wire rule broken'}"
                     )
                     tally.add("with findings" if failed else "clean")
+                    # printed: drop it, so a long serve holds no more than the sessions still open
+                    session.transcript.entries.clear()
+                    session.messages.clear()
                     if args.once:
                         return EXIT_FAILED if failed else EXIT_OK
         finally:
