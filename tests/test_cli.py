@@ -383,3 +383,13 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out.strip() == f"smtp-harness {__version__}"
+
+
+def test_the_readme_demo_shows_a_real_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "run", "--client", "demo-broken", "-k", "data.dot-stuffing")
+    lines = out.splitlines()
+    assert code == 1
+    assert lines[0].startswith("FAIL  data.dot-stuffing  [demo-broken]")
+    assert "=== data.dot-stuffing [demo-broken]: fail (a MUST broken; R-DOT-1)" in lines
+    assert "was not dot-stuffed (RFC 5321 §4.5.2)" in out
+    assert lines[-1] == "0 passed, 1 failed, 0 skipped"
