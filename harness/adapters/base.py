@@ -58,6 +58,8 @@ class Capabilities:
     auth_without_tls: bool = True
     dsn: bool = True  # can be asked to request delivery status notifications (RFC 3461)
     sends_per_session: int | None = None  # most messages it sends on one connection (None: any)
+    picks_auth_mechanism: bool = False  # it chooses the mechanism itself and cannot be told one
+    null_sender: bool = True  # it can send MAIL FROM:<> (a bounce, RFC 5321 §4.5.5)
 
 
 @runtime_checkable
@@ -105,6 +107,10 @@ def load_adapter(name: str) -> ClientAdapter:
 def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None:
     """Why ``adapter`` cannot run ``scenario``, or None if it can."""
     caps, task = adapter.capabilities, scenario.client
+    own = getattr(adapter, "unsupported", None)  # an adapter may refuse a task's values
+    reason = own(task) if callable(own) else None
+    if isinstance(reason, str):
+        return reason
     if task.tls not in caps.tls_modes:
         return f"{adapter.name} cannot do TLS mode {task.tls.value}"
     if (
@@ -115,6 +121,10 @@ def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None
         return (
             f"{adapter.name} supports none of the AUTH mechanisms {', '.join(task.auth.mechanisms)}"
         )
+    if task.auth is not None and task.auth.mechanisms and caps.picks_auth_mechanism:
+        return f"{adapter.name} picks its own AUTH mechanism and cannot be told to use {', '.join(task.auth.mechanisms)}"
+    if task.sends and not task.mail_from and not caps.null_sender:
+        return f"{adapter.name} cannot send the null sender (MAIL FROM:<>)"
     auth = task.auth
     if auth is not None and task.tls is TlsMode.NONE and not caps.auth_without_tls:
         named = set(auth.mechanisms) & caps.auth_mechanisms

@@ -106,9 +106,13 @@ class ClientTask:
     message: bytes = b""
     tls: TlsMode = TlsMode.NONE
     auth: Credentials | None = None
-    ehlo_name: str | None = None
+    ehlo_name: str | None = None  # None: the client's own choice
     operations: tuple[Operation, ...] = (Operation(kind="send"),)
     dsn: DsnRequest | None = None
+    # True: ``message`` is handed over as written (LF-only, bare CR, no final line end), so the
+    # client's own line-end normalisation is tested; False: the loader made every line end CRLF.
+    raw_message: bool = False
+    timeout: float | None = None  # seconds the client may wait for a reply; None: its default
 
     @property
     def sends(self) -> bool:
