@@ -97,6 +97,9 @@ class CommandConfig:
     # False: the client refuses to send a password in clear unless told the mechanism.
     auth_without_tls: bool = True
     env: dict[str, str] = field(default_factory=dict)  # extra environment; placeholders allowed
+    # Environment set only when the task authenticates: how a secret reaches a program that
+    # reads it from there, out of the command line that any local user can read.
+    auth_env: dict[str, str] = field(default_factory=dict)
     tls: dict[str, tuple[Arg, ...]]
     auth: dict[str, tuple[Arg, ...]]
     stdin: str = "none"  # none | message | body
@@ -145,6 +148,7 @@ class CommandConfig:
                 "auth_without_tls",
                 "env",
                 "each_bcc",
+                "auth_env",
                 "refuse_leading_dash",
                 "picks_auth_mechanism",
                 "sends_null_sender",
@@ -199,7 +203,8 @@ class CommandConfig:
             auth_without_tls=r.boolean(keys["auth_without_tls"], "auth_without_tls")
             if "auth_without_tls" in keys
             else True,
-            env=_env(r, keys["env"]) if "env" in keys else {},
+            env=_env(r, keys["env"], "env") if "env" in keys else {},
+            auth_env=_env(r, keys["auth_env"], "auth_env") if "auth_env" in keys else {},
             tls=tls,
             auth=auth,
             stdin=r.choice(keys["stdin"], "stdin", ("none", "message", "body"))
@@ -266,15 +271,15 @@ def _args(r: NodeReader, node: yaml.Node, field: str, *, in_group: bool = False)
     return tuple(out)
 
 
-def _env(r: NodeReader, node: yaml.Node) -> dict[str, str]:
+def _env(r: NodeReader, node: yaml.Node, field: str) -> dict[str, str]:
     if not isinstance(node, yaml.MappingNode):
-        raise r.error(node, "env", "expected a mapping of variable names to values")
+        raise r.error(node, field, "expected a mapping of variable names to values")
     out = {}
     for key_node, value_node in node.value:
-        name = r.string(key_node, "env")
-        value = _args(r, yaml.SequenceNode("tag:yaml.org,2002:seq", [value_node]), f"env.{name}")
+        name = r.string(key_node, field)
+        value = _args(r, yaml.SequenceNode("tag:yaml.org,2002:seq", [value_node]), f"{field}.{name}")
         if not isinstance(value[0], str):
-            raise r.error(value_node, f"env.{name}", "expected a string")
+            raise r.error(value_node, f"{field}.{name}", "expected a string")
         out[name] = value[0]
     return out
 
@@ -430,7 +435,7 @@ class CommandAdapter:
                 k: _PLACEHOLDER.sub(
                     lambda m: values.get(m.group(1)) or MAYBE_UNSET.get(m.group(1)) or "", v
                 )
-                for k, v in c.env.items()
+                for k, v in {**c.env, **(c.auth_env if task.auth else {})}.items()
             }
             stdin = {"message": task.message, "body": body}.get(c.stdin)
             return await self._run(argv, stdin, env)
