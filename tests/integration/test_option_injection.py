@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import shutil
-import sys
 import urllib.parse
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +28,8 @@ from harness.corpus import corpus_path
 from harness.outcome import ClientOutcome
 from harness.scenario.loader import load_scenario
 from harness.scenario.model import ClientTask, Credentials
+
+from .recording import recording_program
 
 ROOT = Path(__file__).parents[2]
 CONFIGS = {
@@ -89,16 +90,7 @@ def _target() -> Target:
 
 
 def _shim(directory: Path, program: str, record: Path) -> None:
-    directory.mkdir(exist_ok=True)
-    shim = directory / program
-    shim.write_text(
-        f"#!{sys.executable}\n"
-        "import json, os, sys\n"
-        f"open({str(record)!r}, 'w').write(json.dumps({{'argv': sys.argv[1:], "
-        "'env': {k: v for k, v in os.environ.items() if k.startswith('SWAKS_OPT_')}}))\n"
-        "sys.exit(1)\n"
-    )
-    shim.chmod(0o755)
+    recording_program(directory, program, record)
 
 
 def _deliver(adapter: CommandAdapter, task: ClientTask) -> ClientOutcome:
