@@ -113,6 +113,8 @@ class CommandConfig:
     sends_null_sender: bool = True  # False: it cannot send MAIL FROM:<>
     timeout: float = 30.0
     install: str = ""
+    # Files that must exist besides the program (a library a driver script loads); "~" allowed.
+    requires: tuple[str, ...] = ()
     path: str = ""
 
     @classmethod
@@ -152,6 +154,7 @@ class CommandConfig:
                 "refuse_leading_dash",
                 "picks_auth_mechanism",
                 "sends_null_sender",
+                "requires",
             ),
             required=("name", "program", "args", "tls"),
         )
@@ -220,6 +223,7 @@ class CommandConfig:
             if "timeout" in keys
             else 30.0,
             install=r.string(keys["install"], "install") if "install" in keys else "",
+            requires=r.strings(keys["requires"], "requires") if "requires" in keys else (),
             path=str(p),
         )
         return config
@@ -277,7 +281,9 @@ def _env(r: NodeReader, node: yaml.Node, field: str) -> dict[str, str]:
     out = {}
     for key_node, value_node in node.value:
         name = r.string(key_node, field)
-        value = _args(r, yaml.SequenceNode("tag:yaml.org,2002:seq", [value_node]), f"{field}.{name}")
+        value = _args(
+            r, yaml.SequenceNode("tag:yaml.org,2002:seq", [value_node]), f"{field}.{name}"
+        )
         if not isinstance(value[0], str):
             raise r.error(value_node, f"{field}.{name}", "expected a string")
         out[name] = value[0]
@@ -319,8 +325,13 @@ class CommandAdapter:
         return cls(CommandConfig.from_file(path))
 
     def unsupported(self, task: ClientTask) -> str | None:
-        """Why this program cannot safely be given ``task``'s values, or None."""
-        if not self.config.refuse_leading_dash:
+        """Why this program cannot be given ``task`` (or not safely), or None."""
+        c = self.config
+        auth = task.auth
+        told = auth is not None and any(m in c.auth for m in auth.mechanisms)
+        if auth is not None and auth.password and "any" not in c.auth and not told:
+            return f"{c.name} must be told which AUTH mechanism to use, and the task leaves it to the client"
+        if not c.refuse_leading_dash:
             return None
         values = {
             "sender": [task.mail_from],
@@ -372,24 +383,35 @@ class CommandAdapter:
             if chosen not in c.auth:
                 raise AdapterError(f"{c.name}: the config has no auth arguments for {chosen}")
             argv += fill(c.auth[chosen])
+        _header, bcc = split_recipients(task)
+        if c.each_bcc is not None:  # options, so before the end of options
+            for rcpt in bcc:
+                argv += fill(c.each_bcc, {"rcpt": rcpt})
         if c.end_of_options:
             argv.append(c.end_of_options)
-        _header, bcc = split_recipients(task)
         for rcpt in task.rcpt_to:
-            if c.each_bcc is not None and rcpt in bcc:
-                continue
-            argv += fill(c.each_recipient, {"rcpt": rcpt})
-        for rcpt in bcc:
-            if c.each_bcc is not None:
-                argv += fill(c.each_bcc, {"rcpt": rcpt})
+            if c.each_bcc is None or rcpt not in bcc:
+                argv += fill(c.each_recipient, {"rcpt": rcpt})
         return argv
+
+    def missing(self) -> str | None:
+        """What is not installed (with the install hint), or None when the client can run."""
+        c = self.config
+        hint = f" (install: {c.install})" if c.install else ""
+        if shutil.which(c.program) is None:
+            return f"{c.name}: the program {c.program!r} is not on PATH{hint}"
+        for needed in c.requires:
+            if not Path(needed).expanduser().exists():
+                return f"{c.name}: {needed} is missing{hint}"
+        return None
 
     async def deliver(self, task: ClientTask, target: Target) -> ClientOutcome:
         c = self.config
+        absent = self.missing()
+        if absent is not None:
+            raise AdapterError(absent)
         program = shutil.which(c.program)
-        if program is None:
-            hint = f" (install: {c.install})" if c.install else ""
-            raise AdapterError(f"{c.name}: the program {c.program!r} is not on PATH{hint}")
+        assert program is not None
         refused = self.unsupported(task)
         if refused is not None:  # the runner skips such tasks; a direct caller gets a skip too
             return ClientOutcome(outcome=Outcome.FAILED, message=refused, unsupported=refused)
@@ -398,6 +420,8 @@ class CommandAdapter:
             message_file.write_bytes(task.message)
             body_file = Path(tmp, "body.txt")
             subject, body = _subject_and_body(task.message)
+            if not task.raw_message:  # a local text file, as a user's program would write it
+                body = body.replace(b"\r\n", b"\n")
             body_file.write_bytes(body)
             password_file = Path(tmp, "password")
             password_file.write_text(task.auth.password if task.auth else "")
@@ -486,11 +510,14 @@ class CommandAdapter:
 
 def split_recipients(task: ClientTask) -> tuple[list[str], list[str]]:
     """The task's recipients named in the message's To or Cc header, and the envelope-only rest
-    (Bcc: they get a RCPT but must appear in no header, RFC 5322 §3.6.3)."""
+    (Bcc: they get a RCPT but must appear in no header, RFC 5322 §3.6.3). When the message
+    names none of them, all are header recipients."""
     head = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(task.message)
     fields = [str(v) for name in ("to", "cc") for v in head.get_all(name, [])]
     named = {addr.lower() for _, addr in email.utils.getaddresses(fields) if addr}
     header = [r for r in task.rcpt_to if r.lower() in named]
+    if not header:  # the message names no recipient: there is nothing to keep out of a header
+        return list(task.rcpt_to), []
     return header, [r for r in task.rcpt_to if r.lower() not in named]
 
 
@@ -517,3 +544,11 @@ def curl() -> CommandAdapter:
 
 def msmtp() -> CommandAdapter:
     return CommandAdapter.from_file(builtin_config_path("msmtp"))
+
+
+def nodemailer() -> CommandAdapter:
+    return CommandAdapter.from_file(builtin_config_path("nodemailer"))
+
+
+def s_nail() -> CommandAdapter:
+    return CommandAdapter.from_file(builtin_config_path("s-nail"))

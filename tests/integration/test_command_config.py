@@ -96,7 +96,7 @@ def test_tls_mode_server_name_subject_body_and_config_dir(tmp_path: Path) -> Non
     argv = got["argv"]
     assert isinstance(argv, list)
     assert argv[:4] == ["starttls", "localhost", "Lunch on Friday", str(tmp_path)]
-    assert got["stdin"] == "Shall we meet at noon?\r\n"
+    assert got["stdin"] == "Shall we meet at noon?\n"  # a local text file: LF line ends
     assert argv[4].endswith("body.txt")
 
 
@@ -106,6 +106,7 @@ def test_header_recipients_and_envelope_only_ones(tmp_path: Path) -> None:
         'args: [--to, "{header_rcpt_list}", --bcc, "{bcc_list}"]\n'
         'each_recipient: [--rcpt, "{rcpt}"]\n'
         'each_bcc: [-b, "{rcpt}"]\n'
+        'end_of_options: "--"\n'
         "tls: {none: []}\n",
     )
     assert _called(adapter, record, _task())["argv"] == [
@@ -113,12 +114,13 @@ def test_header_recipients_and_envelope_only_ones(tmp_path: Path) -> None:
         "bob@example.com,carol@example.net",
         "--bcc",
         "dave@example.net",
+        "-b",  # an option: before the end of options
+        "dave@example.net",
+        "--",
         "--rcpt",
         "bob@example.com",
         "--rcpt",
         "carol@example.net",
-        "-b",
-        "dave@example.net",
     ]
 
 
