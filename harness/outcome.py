@@ -19,8 +19,6 @@ class ClientOutcome:
         message: the reply text or error, for people.
         recipients: the RCPT reply code per recipient, where known.
         replies: the reply code of each non-send operation, in order, where known.
-        code_unknown: the adapter could not learn the code this time (e.g. the program's output
-            held none): scenarios' expected codes are then not checked.
         unsupported: not empty when the client said it cannot do this task (the reason): the
             run is then skipped, not failed.
     """
@@ -30,7 +28,6 @@ class ClientOutcome:
     message: str = ""
     recipients: dict[str, int] = field(default_factory=dict)
     replies: tuple[int, ...] | None = None
-    code_unknown: bool = False
     unsupported: str = ""
 
     @classmethod
@@ -62,8 +59,6 @@ class ClientOutcome:
         text = self.outcome.value
         if self.code is not None:
             text += f" {self.code}"
-        elif self.code_unknown and self.outcome is Outcome.FAILED:
-            text += " (code unknown)"
         if self.message:
             text += f": {self.message}"
         return text

@@ -16,6 +16,7 @@ from scenario_texts import wants_noop  # tests/ is on sys.path (rootdir conftest
 from harness.adapters.base import available_adapters
 from harness.cli import main
 from harness.corpus import corpus_path
+from harness.scenario.loader import load_scenarios
 
 CORPUS = corpus_path()
 LOGIN = CORPUS / "auth" / "login.yaml"
@@ -91,7 +92,7 @@ def test_run_failing_scenario(capsys: pytest.CaptureFixture[str], failing: Path)
     assert code == 1
     assert lines[0].startswith("FAIL  cli.expects-noop  [reference]  ")
     assert lines[0].endswith("  - unexpected command")
-    assert "=== cli.expects-noop [reference]: fail" in lines
+    assert "=== cli.expects-noop [reference]: fail (a MUST broken)" in lines
     assert f"    step: {failing}:18" in lines
     assert "    detail: verb: expected NOOP, got MAIL FROM:<alice@example.com>" in lines
     assert "    transcript (time, TLS, S=server C=client *=harness):" in lines
@@ -129,11 +130,38 @@ def test_report_json(capsys: pytest.CaptureFixture[str], failing: Path, tmp_path
     assert bad["message"] == "unexpected command"
     assert isinstance(bad["duration"], float)
     assert 0 <= bad["duration"] < 30
-    assert "C: MAIL FROM:<alice@example.com>" in bad["transcript"]
+    sent = [e for e in bad["transcript"] if e["direction"] == "C"]
+    assert {"at", "direction", "tls", "data"} == set(sent[0])
+    assert any(e["data"] == "MAIL FROM:<alice@example.com>\\r\\n" for e in sent), sent
     assert good["verdict"] == "pass"
     assert good["failing_step"] is None
     assert good["message"] == ""
-    assert "transcript" not in good
+    assert good["transcript"]  # every result carries its transcript as entries
+    assert data["version"] == 1 and data["format"] == "smtp-harness-report"
+    assert data["counts"]["pass"] == 1 and data["counts"]["fail"] == 1
+    validate_report(data)
+
+
+def validate_report(data: object) -> None:
+    """Check a report against the JSON Schema shipped in the package."""
+    import jsonschema
+
+    from harness.report.json_report import REPORT_SCHEMA
+
+    jsonschema.validate(data, json.loads(REPORT_SCHEMA.read_text()))
+
+
+def test_report_json_survives_bytes_that_are_not_utf8(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # QQ answers AUTH with a GBK 535: aiosmtplib's message then holds surrogate escapes.
+    report = tmp_path / "report.json"
+    run(capsys, "run", "--client", "aiosmtplib", "-k", "qq-gbk-535", "--report-json", str(report))
+    data = json.loads(report.read_text(encoding="ascii"))
+    validate_report(data)
+    (result,) = data["results"]
+    served = "".join(e["data"] for e in result["transcript"] if e["direction"] == "S")
+    assert "\\x" in served  # the GBK bytes, escaped
 
 
 def test_keyword_selects(capsys: pytest.CaptureFixture[str]) -> None:
@@ -242,3 +270,44 @@ def test_console_script(failing: Path) -> None:
     bad = subprocess.run([exe, "run", str(failing)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1, bad.stderr
     assert bad.stdout.splitlines()[-1] == "0 passed, 1 failed, 0 skipped"
+
+
+# --- paths in reports ------------------------------------------------------------------------
+
+
+def test_reports_name_corpus_files_from_the_project_root_not_the_install_path(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    report = tmp_path / "r.json"
+    run(
+        capsys,
+        "run",
+        "--client",
+        "smtplib",
+        "-k",
+        "ehlo-421 or cram-md5-challenge-not-base64",
+        "--report-json",
+        str(report),
+    )
+    data = json.loads(report.read_text())
+    paths = {r["path"] for r in data["results"]}
+    assert paths and all(p.startswith("scenarios/") for p in paths), paths
+    notes = " ".join(n for r in data["results"] for n in r["notes"])
+    assert "[harness/adapters/deviations/smtplib.yaml:" in notes
+    assert str(Path.cwd()) not in report.read_text()
+
+
+def test_k_matches_the_corpus_relative_path_not_the_install_location(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    scenarios = load_scenarios([corpus_path()])
+    assert all(s.path.startswith("scenarios/") for s in scenarios)
+    words = " ".join(w for s in scenarios for w in (s.id, s.path, *s.tags)).lower()
+    # Words of where the corpus happens to live (/work/main, .tox/py3/lib/...): none selects.
+    local = [
+        p for p in corpus_path().resolve().parent.parts if p.isalnum() and p.lower() not in words
+    ]
+    assert local, corpus_path()
+    for word in local:
+        code, _, err = run(capsys, "list", "-k", word)
+        assert code == 2 and "no scenarios selected" in err, word

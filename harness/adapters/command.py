@@ -501,9 +501,6 @@ class CommandAdapter:
         return ClientOutcome(
             outcome=Outcome.FAILED,
             code=code,
-            # A client that prints codes but printed none here: its code is unknown (not
-            # checked), not a wrong one.
-            code_unknown=code is None,
             message=f"exit status {status}: {tail}",
         )
 
