@@ -248,7 +248,36 @@ def test_list_a_broken_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path
 def test_clients(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "clients")
     assert code == 0
-    assert "reference" in out.splitlines()
+    rows = {line.split()[0]: line for line in out.splitlines()}
+    assert rows["reference"].split()[1] == "ready"
+    assert set(rows) == set(available_adapters())
+
+
+GHOST = """\
+name: ghost
+program: no-such-smtp-client-for-the-harness-tests
+install: apt-get install ghost
+args: ["{host}:{port}"]
+tls: {none: []}
+outcome: {delivered: [0]}
+"""
+
+
+def test_a_missing_client_is_one_message_before_anything_runs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    ghost = tmp_path / "ghost.yaml"
+    ghost.write_text(GHOST)
+    code, out, err = run(capsys, "run", "--client", str(ghost))
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "smtp-harness: ghost: the program 'no-such-smtp-client-for-the-harness-tests' is not on "
+        "PATH (install: apt-get install ghost)"
+    ]
+    # the matrix checks every client first: the reference column never runs
+    code, out, err = run(capsys, "matrix", "--client", "reference", "--client", str(ghost))
+    assert code == 2
+    assert "running" not in err and "not on PATH" in err
 
 
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -266,7 +295,7 @@ def test_console_script(failing: Path) -> None:
     assert exe is not None, "the smtp-harness console script is not installed"
     clients = subprocess.run([exe, "clients"], capture_output=True, text=True, timeout=60)
     assert clients.returncode == 0, clients.stderr
-    assert "reference" in clients.stdout.splitlines()
+    assert "reference" in clients.stdout.split()
     bad = subprocess.run([exe, "run", str(failing)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1, bad.stderr
     assert bad.stdout.splitlines()[-1] == "0 passed, 1 failed, 0 skipped"
