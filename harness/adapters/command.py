@@ -325,8 +325,11 @@ class CommandAdapter:
         return cls(CommandConfig.from_file(path))
 
     def unsupported(self, task: ClientTask) -> str | None:
-        """Why this program cannot be given ``task`` (or not safely), or None."""
+        """Why this program cannot be given ``task`` (or not safely), or None. A client that is
+        not installed says so when it is run (an error), not here as a skip."""
         c = self.config
+        if self.missing() is not None:
+            return None
         auth = task.auth
         told = auth is not None and any(m in c.auth for m in auth.mechanisms)
         if auth is not None and auth.password and "any" not in c.auth and not told:
