@@ -84,7 +84,10 @@ class Evidence:
 def judge(evidence: Evidence) -> Result:
     """The graded verdict of one run, with the message, level and rule that decided it."""
     session = evidence.session
-    if session is None:
+    outcome = evidence.outcome
+    if outcome is not None and outcome.unsupported and not _left_script_first(session):
+        result = _result(evidence, Verdict.SKIP, outcome.unsupported)
+    elif session is None:
         result = _judge_unconnected(evidence)
     elif session.fault and session.failure is None:
         result = _judge_after_fault(evidence, session)
@@ -256,6 +259,15 @@ def _judge_outcome(ev: Evidence, session: SessionEvidence) -> Result:
             )
         notes.append(_helo_note(session.helo_for_ehlo))
     return _result(ev, Verdict.PASS, notes=notes)
+
+
+def _left_script_first(session: SessionEvidence | None) -> bool:
+    """Whether a client that said it cannot do the task broke the script before (a failure
+    then, not a skip): anything but giving up with QUIT or by closing the connection."""
+    failure = session.failure if session is not None else None
+    if failure is None or failure.kind == "closed":
+        return False
+    return not failure.actual.upper().startswith("QUIT")
 
 
 # --- what the task asks for --------------------------------------------------------------------

@@ -19,6 +19,8 @@ class ClientOutcome:
         message: the reply text or error, for people.
         recipients: the RCPT reply code per recipient, where known.
         replies: the reply code of each non-send operation, in order, where known.
+        unsupported: not empty when the client said it cannot do this task (the reason): the
+            run is then skipped, not failed.
     """
 
     outcome: Outcome
@@ -26,6 +28,7 @@ class ClientOutcome:
     message: str = ""
     recipients: dict[str, int] = field(default_factory=dict)
     replies: tuple[int, ...] | None = None
+    unsupported: str = ""
 
     @classmethod
     def success(

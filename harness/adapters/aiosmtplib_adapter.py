@@ -39,7 +39,7 @@ class AiosmtplibAdapter:
         client = lib.SMTP(
             hostname=target.host,
             port=target.port,
-            local_hostname=task.ehlo_name or "localhost",
+            local_hostname=task.ehlo_name,  # None: aiosmtplib's own default
             use_tls=task.tls is TlsMode.IMPLICIT,
             start_tls=False,
             tls_context=target.ssl_context,

@@ -66,6 +66,8 @@ class Capabilities:
     # The mechanism the client uses when the task names none ("": it picks one the server
     # offers). A command config without an `auth.any` entry always uses its first mechanism.
     auth_default: str = ""
+    picks_auth_mechanism: bool = False  # it chooses the mechanism itself and cannot be told one
+    null_sender: bool = True  # it can send MAIL FROM:<> (a bounce, RFC 5321 §4.5.5)
 
 
 @runtime_checkable
@@ -122,6 +124,10 @@ def missing_requirement(adapter: ClientAdapter) -> str | None:
 def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None:
     """Why ``adapter`` cannot run ``scenario``, or None if it can."""
     caps, task = adapter.capabilities, scenario.client
+    own = getattr(adapter, "unsupported", None)  # an adapter may refuse a task's values
+    reason = own(task) if callable(own) else None
+    if isinstance(reason, str):
+        return reason
     if task.tls not in caps.tls_modes:
         return f"{adapter.name} cannot do TLS mode {task.tls.value}"
     if (
@@ -132,6 +138,10 @@ def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None
         return (
             f"{adapter.name} supports none of the AUTH mechanisms {', '.join(task.auth.mechanisms)}"
         )
+    if task.auth is not None and task.auth.mechanisms and caps.picks_auth_mechanism:
+        return f"{adapter.name} picks its own AUTH mechanism and cannot be told to use {', '.join(task.auth.mechanisms)}"
+    if task.sends and not task.mail_from and not caps.null_sender:
+        return f"{adapter.name} cannot send the null sender (MAIL FROM:<>)"
     auth = task.auth
     if auth is not None and not caps.auth_mechanisms:
         return f"{adapter.name} cannot authenticate (no AUTH mechanism configured)"

@@ -2,14 +2,18 @@
 
 A config names the program, its arguments with placeholders, the extra arguments for each TLS
 mode and AUTH mechanism, how its exit status (and optionally its output) maps to an outcome, and a
-time limit. The program is started without a shell: every placeholder becomes exactly one
-argument, so nothing in a scenario can inject a command. See docs/clients.md.
+time limit. The program is started without a shell: every placeholder becomes part of exactly one
+argument, so nothing in a scenario can inject a command. Whether a value can inject an *option*
+depends on the program's own parser: see ``refuse_leading_dash`` and docs/clients.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.parser
+import email.policy
+import email.utils
 import os
 import re
 import shutil
@@ -26,7 +30,14 @@ from harness.outcome import ClientOutcome
 from harness.scenario.model import ClientTask, Outcome, TlsMode
 from harness.yaml_nodes import NodeReader, compose
 
-__all__ = ["PLACEHOLDERS", "CommandAdapter", "CommandConfig", "builtin_config_path"]
+__all__ = [
+    "PLACEHOLDERS",
+    "CommandAdapter",
+    "CommandConfig",
+    "OptionalArgs",
+    "builtin_config_path",
+    "split_recipients",
+]
 
 PLACEHOLDERS = (
     "host",
@@ -43,9 +54,33 @@ PLACEHOLDERS = (
     "token",
     "token_file",
     "ehlo_name_url",
+    "tls_mode",
+    "timeout",
+    "server_name",
+    "header_rcpt_list",
+    "bcc_list",
+    "subject",
+    "body_file",
+    "config_dir",
 )
+# Placeholders that have no value when the task leaves the choice to the client. Outside an
+# optional group {ehlo_name} then becomes "localhost" (what configs got before groups existed);
+# {timeout} must be in an optional group.
+MAYBE_UNSET = {"ehlo_name": "localhost", "ehlo_name_url": "localhost", "timeout": None}
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _BUILTIN = Path(__file__).parent / "clients"
+
+
+@dataclass(frozen=True, slots=True)
+class OptionalArgs:
+    """Arguments left out (``otherwise`` used instead) when one of their placeholders has no
+    value for the task, e.g. ``--ehlo {ehlo_name}`` when the task leaves the name to the client."""
+
+    args: tuple[str, ...]
+    otherwise: tuple[str, ...] = ()
+
+
+Arg = str | OptionalArgs
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,8 +89,9 @@ class CommandConfig:
 
     name: str
     program: str
-    args: tuple[str, ...]
-    each_recipient: tuple[str, ...] = ()
+    args: tuple[Arg, ...]
+    each_recipient: tuple[Arg, ...] = ()
+    each_bcc: tuple[Arg, ...] | None = None  # envelope-only recipients; None: each_recipient
     end_of_options: str = ""  # e.g. "--", put before the recipients
     null_sender: str = ""  # what {mail_from} becomes for the null sender, e.g. "<>"
     # False: the client refuses to send a password in clear unless told the mechanism.
@@ -64,13 +100,24 @@ class CommandConfig:
     # True: the program writes its own message from the task's subject and body (a mail user
     # agent), so only those are compared (Capabilities.composes_message).
     composes_message: bool = False
-    tls: dict[str, tuple[str, ...]]
-    auth: dict[str, tuple[str, ...]]
-    stdin: str = "none"  # none | message
+    # Environment set only when the task authenticates: how a secret reaches a program that
+    # reads it from there, out of the command line that any local user can read.
+    auth_env: dict[str, str] = field(default_factory=dict)
+    tls: dict[str, tuple[Arg, ...]]
+    auth: dict[str, tuple[Arg, ...]]
+    stdin: str = "none"  # none | message | body
     delivered: frozenset[int] = frozenset({0})
+    unsupported: frozenset[int] = frozenset()  # exit statuses that mean "cannot do this": skip
     code_pattern: str | None = None
+    # The program reads any argument starting with "-" as an option, even where a value is due:
+    # a task value like that is refused (the scenario is skipped), never passed on.
+    refuse_leading_dash: bool = False
+    picks_auth_mechanism: bool = False  # it cannot be told which mechanism to use
+    sends_null_sender: bool = True  # False: it cannot send MAIL FROM:<>
     timeout: float = 30.0
     install: str = ""
+    # Files that must exist besides the program (a library a driver script loads); "~" allowed.
+    requires: tuple[str, ...] = ()
     path: str = ""
 
     @classmethod
@@ -106,6 +153,12 @@ class CommandConfig:
                 "auth_without_tls",
                 "env",
                 "composes_message",
+                "each_bcc",
+                "auth_env",
+                "refuse_leading_dash",
+                "picks_auth_mechanism",
+                "sends_null_sender",
+                "requires",
             ),
             required=("name", "program", "args", "tls"),
         )
@@ -115,21 +168,20 @@ class CommandConfig:
             if "auth" in keys
             else {}
         )
-        delivered, pattern = frozenset({0}), None
+        delivered, unsupported, pattern = frozenset({0}), frozenset[int](), None
         if "outcome" in keys:
-            o = r.mapping(keys["outcome"], "outcome", ("delivered", "code_pattern"))
+            o = r.mapping(keys["outcome"], "outcome", ("delivered", "unsupported", "code_pattern"))
             if "delivered" in o:
-                values = [
-                    r.scalar(n, "outcome.delivered")
-                    for n in r.sequence(o["delivered"], "outcome.delivered")
-                ]
-                if not all(isinstance(v, int) for v in values):
-                    raise r.error(
-                        o["delivered"], "outcome.delivered", "expected a list of exit statuses"
-                    )
-                delivered = frozenset(values)
+                delivered = _statuses(r, o["delivered"], "outcome.delivered")
+            if "unsupported" in o:
+                unsupported = _statuses(r, o["unsupported"], "outcome.unsupported")
             if "code_pattern" in o:
                 pattern = _code_pattern(r, o["code_pattern"])
+        flag = {
+            name: r.boolean(keys[name], name)
+            for name in ("refuse_leading_dash", "picks_auth_mechanism", "sends_null_sender")
+            if name in keys
+        }
         config = cls(
             name=r.string(keys["name"], "name"),
             program=r.string(keys["program"], "program"),
@@ -137,6 +189,7 @@ class CommandConfig:
             each_recipient=_args(r, keys["each_recipient"], "each_recipient")
             if "each_recipient" in keys
             else (),
+            each_bcc=_args(r, keys["each_bcc"], "each_bcc") if "each_bcc" in keys else None,
             end_of_options=r.string(keys["end_of_options"], "end_of_options")
             if "end_of_options" in keys
             else "",
@@ -146,21 +199,27 @@ class CommandConfig:
             auth_without_tls=r.boolean(keys["auth_without_tls"], "auth_without_tls")
             if "auth_without_tls" in keys
             else True,
-            env=_env(r, keys["env"]) if "env" in keys else {},
+            env=_env(r, keys["env"], "env") if "env" in keys else {},
+            auth_env=_env(r, keys["auth_env"], "auth_env") if "auth_env" in keys else {},
             composes_message=r.boolean(keys["composes_message"], "composes_message")
             if "composes_message" in keys
             else False,
             tls=tls,
             auth=auth,
-            stdin=r.choice(keys["stdin"], "stdin", ("none", "message"))
+            stdin=r.choice(keys["stdin"], "stdin", ("none", "message", "body"))
             if "stdin" in keys
             else "none",
             delivered=delivered,
+            unsupported=unsupported,
             code_pattern=pattern,
+            refuse_leading_dash=flag.get("refuse_leading_dash", False),
+            picks_auth_mechanism=flag.get("picks_auth_mechanism", False),
+            sends_null_sender=flag.get("sends_null_sender", True),
             timeout=r.number(keys["timeout"], "timeout", minimum=0.1)
             if "timeout" in keys
             else 30.0,
             install=r.string(keys["install"], "install") if "install" in keys else "",
+            requires=r.strings(keys["requires"], "requires") if "requires" in keys else (),
             path=str(p),
         )
         return config
@@ -194,36 +253,70 @@ def _reply_code(pattern: str, output: str) -> int | None:
     return int(codes[-1])
 
 
-def _args(r: NodeReader, node: yaml.Node, field: str) -> tuple[str, ...]:
-    out = []
+def _statuses(r: NodeReader, node: yaml.Node, field: str) -> frozenset[int]:
+    values = [r.scalar(n, field) for n in r.sequence(node, field)]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise r.error(node, field, "expected a list of exit statuses")
+    return frozenset(values)
+
+
+def _args(r: NodeReader, node: yaml.Node, field: str, *, in_group: bool = False) -> tuple[Arg, ...]:
+    out: list[Arg] = []
     for i, item in enumerate(r.sequence(node, field)):
-        arg = r.string(item, f"{field}[{i}]", allow_numbers=True)
+        where = f"{field}[{i}]"
+        if isinstance(item, yaml.MappingNode) and not in_group:
+            g = r.mapping(item, where, ("optional", "otherwise"), required=("optional",))
+            args = _args(r, g["optional"], f"{where}.optional", in_group=True)
+            otherwise = (
+                _args(r, g["otherwise"], f"{where}.otherwise", in_group=True)
+                if "otherwise" in g
+                else ()
+            )
+            if not any(_PLACEHOLDER.search(a) for a in args if isinstance(a, str)):
+                raise r.error(
+                    g["optional"],
+                    f"{where}.optional",
+                    "names no placeholder, so it is never left out",
+                )
+            out.append(OptionalArgs(tuple(map(str, args)), tuple(map(str, otherwise))))
+            continue
+        arg = r.string(item, where, allow_numbers=True)
         for name in _PLACEHOLDER.findall(arg):
             if name not in PLACEHOLDERS:
                 raise r.error(
                     item,
-                    f"{field}[{i}]",
+                    where,
                     f"unknown placeholder {{{name}}}; known: {', '.join(PLACEHOLDERS)}",
+                )
+            if not in_group and name in MAYBE_UNSET and MAYBE_UNSET[name] is None:
+                raise r.error(
+                    item,
+                    where,
+                    f"{{{name}}} has no value when the task leaves it to the client: put it in "
+                    "an optional group ({optional: [...]})",
                 )
         out.append(arg)
     return tuple(out)
 
 
-def _env(r: NodeReader, node: yaml.Node) -> dict[str, str]:
+def _env(r: NodeReader, node: yaml.Node, field: str) -> dict[str, str]:
     if not isinstance(node, yaml.MappingNode):
-        raise r.error(node, "env", "expected a mapping of variable names to values")
+        raise r.error(node, field, "expected a mapping of variable names to values")
     out = {}
     for key_node, value_node in node.value:
-        name = r.string(key_node, "env")
-        out[name] = _args(
-            r, yaml.SequenceNode("tag:yaml.org,2002:seq", [value_node]), f"env.{name}"
-        )[0]
+        name = r.string(key_node, field)
+        value = _args(
+            r, yaml.SequenceNode("tag:yaml.org,2002:seq", [value_node]), f"{field}.{name}"
+        )
+        if not isinstance(value[0], str):
+            raise r.error(value_node, f"{field}.{name}", "expected a string")
+        out[name] = value[0]
     return out
 
 
 def _arg_table(
     r: NodeReader, node: yaml.Node, field: str, allowed: list[str]
-) -> dict[str, tuple[str, ...]]:
+) -> dict[str, tuple[Arg, ...]]:
     keys = r.mapping(node, field, allowed)
     return {k: _args(r, v, f"{field}.{k}") for k, v in keys.items()}
 
@@ -249,6 +342,8 @@ class CommandAdapter:
             sends_per_session=1,  # one run of the program, one message
             composes_message=config.composes_message,
             auth_default=self._auth_default(),
+            picks_auth_mechanism=config.picks_auth_mechanism,
+            null_sender=config.sends_null_sender,
         )
 
     def _auth_default(self) -> str:
@@ -261,21 +356,55 @@ class CommandAdapter:
     def from_file(cls, path: str | Path) -> CommandAdapter:
         return cls(CommandConfig.from_file(path))
 
-    def missing(self) -> str | None:
-        """Why this client cannot run here (its program is not installed), or None."""
+    def unsupported(self, task: ClientTask) -> str | None:
+        """Why this program cannot be given ``task`` (or not safely), or None. A client that is
+        not installed says so when it is run (an error), not here as a skip."""
         c = self.config
-        if shutil.which(c.program) is not None:
+        if self.missing() is not None:
             return None
-        hint = f" (install: {c.install})" if c.install else ""
-        return f"{c.name}: the program {c.program!r} is not on PATH{hint}"
+        if not c.refuse_leading_dash:
+            return None
+        values = {
+            "sender": [task.mail_from],
+            "recipient": list(task.rcpt_to),
+            "EHLO name": [task.ehlo_name or ""],
+            "user name": [task.auth.username if task.auth else ""],
+            "password": [task.auth.password if task.auth else ""],
+            "token": [task.auth.token if task.auth else ""],
+        }
+        for what, texts in values.items():
+            for text in texts:
+                if text.startswith("-"):
+                    return (
+                        f"{self.name} would read the {what} {text[:40]!r} as an option "
+                        "(it starts with '-'), so it cannot be given it"
+                    )
+        return None
 
-    def argv(self, task: ClientTask, values: dict[str, str]) -> list[str]:
-        """The full argument list for ``task`` (each placeholder becomes part of one argument)."""
+    def argv(self, task: ClientTask, values: dict[str, str | None]) -> list[str]:
+        """The full argument list for ``task`` (each placeholder becomes part of one argument;
+        an optional group whose placeholder has no value (None) is left out)."""
         c = self.config
 
-        def fill(args: tuple[str, ...], extra: dict[str, str] | None = None) -> list[str]:
+        def sub(arg: str, table: dict[str, str | None]) -> str:
+            def one(m: re.Match[str]) -> str:
+                name = m.group(1)
+                value = table.get(name, m.group(0))
+                return value if value is not None else (MAYBE_UNSET.get(name) or "")
+
+            return _PLACEHOLDER.sub(one, arg)
+
+        def fill(args: tuple[Arg, ...], extra: dict[str, str | None] | None = None) -> list[str]:
             table = {**values, **(extra or {})}
-            return [_PLACEHOLDER.sub(lambda m: table.get(m.group(1), m.group(0)), a) for a in args]
+            out: list[str] = []
+            for arg in args:
+                if isinstance(arg, str):
+                    out.append(sub(arg, table))
+                    continue
+                names = [n for a in arg.args for n in _PLACEHOLDER.findall(a)]
+                chosen = arg.otherwise if any(table.get(n) is None for n in names) else arg.args
+                out += [sub(a, table) for a in chosen]
+            return out
 
         argv = [c.program, *fill(c.args), *fill(c.tls[task.tls.value])]
         if task.auth is not None:
@@ -285,47 +414,86 @@ class CommandAdapter:
             if chosen not in c.auth:
                 raise AdapterError(f"{c.name}: the config has no auth arguments for {chosen}")
             argv += fill(c.auth[chosen])
+        _header, bcc = split_recipients(task)
+        if c.each_bcc is not None:  # options, so before the end of options
+            for rcpt in bcc:
+                argv += fill(c.each_bcc, {"rcpt": rcpt})
         if c.end_of_options:
             argv.append(c.end_of_options)
         for rcpt in task.rcpt_to:
-            argv += fill(c.each_recipient, {"rcpt": rcpt})
+            if c.each_bcc is None or rcpt not in bcc:
+                argv += fill(c.each_recipient, {"rcpt": rcpt})
         return argv
+
+    def missing(self) -> str | None:
+        """What is not installed (with the install hint), or None when the client can run."""
+        c = self.config
+        hint = f" (install: {c.install})" if c.install else ""
+        if shutil.which(c.program) is None:
+            return f"{c.name}: the program {c.program!r} is not on PATH{hint}"
+        for needed in c.requires:
+            if not Path(needed).expanduser().exists():
+                return f"{c.name}: {needed} is missing{hint}"
+        return None
 
     async def deliver(self, task: ClientTask, target: Target) -> ClientOutcome:
         c = self.config
+        absent = self.missing()
+        if absent is not None:
+            raise AdapterError(absent)
         program = shutil.which(c.program)
-        if program is None:
-            hint = f" (install: {c.install})" if c.install else ""
-            raise AdapterError(f"{c.name}: the program {c.program!r} is not on PATH{hint}")
+        assert program is not None
+        refused = self.unsupported(task)
+        if refused is not None:  # the runner skips such tasks; a direct caller gets a skip too
+            return ClientOutcome(outcome=Outcome.FAILED, message=refused, unsupported=refused)
         with tempfile.TemporaryDirectory(prefix="smtp-harness-") as tmp:
             message_file = Path(tmp, "message.eml")
             message_file.write_bytes(task.message)
+            body_file = Path(tmp, "body.txt")
+            subject, body = _subject_and_body(task.message)
+            if not task.raw_message:  # a local text file, as a user's program would write it
+                body = body.replace(b"\r\n", b"\n")
+            body_file.write_bytes(body)
             password_file = Path(tmp, "password")
             password_file.write_text(task.auth.password if task.auth else "")
             token_file = Path(tmp, "token")
             token_file.write_text(task.auth.token if task.auth else "")
-            values = {
+            header, bcc = split_recipients(task)
+            values: dict[str, str | None] = {
                 "host": target.host,
                 "port": str(target.port),
                 "mail_from": task.mail_from or c.null_sender,
                 "rcpt_list": ",".join(task.rcpt_to),
+                "header_rcpt_list": ",".join(header),
+                "bcc_list": ",".join(bcc),
                 "username": task.auth.username if task.auth else "",
                 "password": task.auth.password if task.auth else "",
                 "password_file": str(password_file),
                 "token": task.auth.token if task.auth else "",
                 "token_file": str(token_file),
                 "message_file": str(message_file),
+                "body_file": str(body_file),
+                "subject": subject,
                 "ca_file": target.ca_file,
-                "ehlo_name": task.ehlo_name or "localhost",
-                "ehlo_name_url": urllib.parse.quote(task.ehlo_name or "localhost", safe=""),
+                "ehlo_name": task.ehlo_name,
+                "ehlo_name_url": urllib.parse.quote(task.ehlo_name, safe="")
+                if task.ehlo_name is not None
+                else None,
+                "tls_mode": task.tls.value,
+                "timeout": f"{task.timeout:g}" if task.timeout is not None else None,
+                "server_name": target.server_hostname,
+                "config_dir": str(Path(c.path).resolve().parent) if c.path else "",
             }
             argv = self.argv(task, values)
             argv[0] = program
             env = {
-                k: _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), v)
-                for k, v in c.env.items()
+                k: _PLACEHOLDER.sub(
+                    lambda m: values.get(m.group(1)) or MAYBE_UNSET.get(m.group(1)) or "", v
+                )
+                for k, v in {**c.env, **(c.auth_env if task.auth else {})}.items()
             }
-            return await self._run(argv, task.message if c.stdin == "message" else None, env)
+            stdin = {"message": task.message, "body": body}.get(c.stdin)
+            return await self._run(argv, stdin, env)
 
     async def _run(
         self, argv: list[str], stdin: bytes | None, env: dict[str, str]
@@ -352,11 +520,42 @@ class CommandAdapter:
         status = process.returncode
         if status in c.delivered:
             return ClientOutcome(outcome=Outcome.DELIVERED, message=f"exit status {status}")
-        code = _reply_code(c.code_pattern, output) if c.code_pattern is not None else None
         tail = " | ".join(line.strip() for line in output.strip().splitlines()[-3:])
+        if status in c.unsupported:
+            reason = f"{c.name} says it cannot do this (exit status {status}: {tail})"
+            return ClientOutcome(outcome=Outcome.FAILED, message=reason, unsupported=reason)
+        code = _reply_code(c.code_pattern, output) if c.code_pattern is not None else None
         return ClientOutcome(
-            outcome=Outcome.FAILED, code=code, message=f"exit status {status}: {tail}"
+            outcome=Outcome.FAILED,
+            code=code,
+            message=f"exit status {status}: {tail}",
         )
+
+
+def split_recipients(task: ClientTask) -> tuple[list[str], list[str]]:
+    """The task's recipients named in the message's To or Cc header, and the envelope-only rest
+    (Bcc: they get a RCPT but must appear in no header, RFC 5322 §3.6.3). When the message
+    names none of them, all are header recipients."""
+    head = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(task.message)
+    fields = [str(v) for name in ("to", "cc") for v in head.get_all(name, [])]
+    named = {addr.lower() for _, addr in email.utils.getaddresses(fields) if addr}
+    header = [r for r in task.rcpt_to if r.lower() in named]
+    if not header:  # the message names no recipient: there is nothing to keep out of a header
+        return list(task.rcpt_to), []
+    return header, [r for r in task.rcpt_to if r.lower() not in named]
+
+
+def _subject_and_body(message: bytes) -> tuple[str, bytes]:
+    """The Subject header (unfolded) and the body, for clients that compose their own message."""
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        head, found, body = message.partition(sep)
+        if found:
+            break
+    else:
+        head, body = message, b""
+    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + sep)
+    subject = str(parsed.get("subject", "")).replace("\r\n", "").replace("\n", "")
+    return subject, body
 
 
 def swaks() -> CommandAdapter:
@@ -369,3 +568,11 @@ def curl() -> CommandAdapter:
 
 def msmtp() -> CommandAdapter:
     return CommandAdapter.from_file(builtin_config_path("msmtp"))
+
+
+def nodemailer() -> CommandAdapter:
+    return CommandAdapter.from_file(builtin_config_path("nodemailer"))
+
+
+def s_nail() -> CommandAdapter:
+    return CommandAdapter.from_file(builtin_config_path("s-nail"))

@@ -39,7 +39,7 @@ class SmtplibAdapter:
         recipients: dict[str, int] = {}
         replies: list[int] = []
         failure: ClientOutcome | None = None
-        name = task.ehlo_name or "localhost"
+        name = task.ehlo_name  # None: smtplib's own default (socket.getfqdn())
         client: smtplib.SMTP | None = None
 
         def failed(code: int | None, message: str) -> ClientOutcome:

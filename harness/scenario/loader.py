@@ -92,6 +92,7 @@ def _client(r: NodeReader, node: yaml.Node) -> ClientTask:
             "mail_from",
             "rcpt_to",
             "message",
+            "raw_message",
             "tls",
             "auth",
             "ehlo_name",
@@ -123,15 +124,18 @@ def _client(r: NodeReader, node: yaml.Node) -> ClientTask:
             else (),
         )
     message = b""
+    raw = r.boolean(keys["raw_message"], "client.raw_message") if "raw_message" in keys else False
     if "message" in keys:
         # YAML block scalars end lines in LF; a message on the wire ends them in CRLF (RFC 5321
-        # §2.3.8), so the task hands clients CRLF text and comparisons use the same form.
-        text = r.string(keys["message"], "client.message")
-        message = to_crlf(text.encode("utf-8", "surrogateescape"))
+        # §2.3.8), so the task hands clients CRLF text and comparisons use the same form, unless
+        # raw_message asks to hand the client the bytes as written (its normalisation is tested).
+        text = r.string(keys["message"], "client.message").encode("utf-8", "surrogateescape")
+        message = text if raw else to_crlf(text)
     return ClientTask(
         mail_from=r.string(keys["mail_from"], "client.mail_from") if "mail_from" in keys else "",
         rcpt_to=r.strings(keys["rcpt_to"], "client.rcpt_to") if "rcpt_to" in keys else (),
         message=message,
+        raw_message=raw,
         tls=TlsMode(r.choice(keys["tls"], "client.tls", [m.value for m in TlsMode]))
         if "tls" in keys
         else TlsMode.NONE,

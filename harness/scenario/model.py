@@ -143,9 +143,12 @@ class ClientTask:
     message: bytes = b""
     tls: TlsMode = TlsMode.NONE
     auth: Credentials | None = None
-    ehlo_name: str | None = None
+    ehlo_name: str | None = None  # None: the client's own choice
     operations: tuple[Operation, ...] = (Operation(kind="send"),)
     dsn: DsnRequest | None = None
+    # True: ``message`` is handed over as written (LF-only, bare CR, no final line end), so the
+    # client's own line-end normalisation is tested; False: the loader made every line end CRLF.
+    raw_message: bool = False
     # Seconds the client is told to wait for any one reply before it gives up (None: the
     # harness's own limit, limits.total). Scaled down from RFC 5321 §4.5.3.2's minutes.
     timeout: float | None = None

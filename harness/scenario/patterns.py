@@ -8,9 +8,15 @@ from functools import lru_cache
 __all__ = ["PLACEHOLDERS", "compile_pattern"]
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+# A name whose last label is all digits (127.0.0.1) is no domain name: an IPv4 address must be
+# an address literal in brackets (RFC 5321 §4.1.3, §4.1.4; RFC 1123 §2.1).
+_NOT_NUMERIC_END = rf"(?!(?:{_LABEL}\.)*[0-9]+\.?(?![A-Za-z0-9.-]))"
 PLACEHOLDERS: dict[str, str] = {
     # RFC 5321 §4.1.2: Domain, or an address literal in brackets (the "IPv6:" tag in any case).
-    "domain": rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[(?:(?i:IPv6):[0-9A-Fa-f:.]+|[0-9.]+)\])",
+    "domain": (
+        rf"(?:{_NOT_NUMERIC_END}{_LABEL}(?:\.{_LABEL})*\.?"
+        rf"|\[(?:(?i:IPv6):[0-9A-Fa-f:.]+|[0-9.]+)\])"
+    ),
     "address": r"[^\s<>@]+@[^\s<>@]+",
     "word": r"\S+",
     "any": r".*",

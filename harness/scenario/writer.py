@@ -245,7 +245,10 @@ def _client(task: ClientTask) -> dict[str, _Node]:
         out["mail_from"] = _str(task.mail_from)
     if task.rcpt_to:
         out["rcpt_to"] = [_str(r) for r in task.rcpt_to]
-    if task.message:
+    if task.message and task.raw_message:
+        out["raw_message"] = "true"
+        out["message"] = _str(task.message.decode("utf-8", "surrogateescape"))
+    elif task.message:
         text = task.message.decode("utf-8", "surrogateescape").replace("\r\n", "\n")
         out["message"] = _text(text)
     if task.tls != ClientTask().tls:

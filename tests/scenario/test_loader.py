@@ -334,7 +334,7 @@ ERRORS = [
     pytest.param(
         MINIMAL.replace("rcpt_to:", "rcpt:"),
         "s.yaml:3: client.rcpt: unknown key 'rcpt'; expected one of: "
-        "auth, dsn, ehlo_name, mail_from, message, operations, rcpt_to, timeout, tls",
+        "auth, dsn, ehlo_name, mail_from, message, operations, raw_message, rcpt_to, timeout, tls",
         id="unknown-client-key",
     ),
     pytest.param(
