@@ -91,7 +91,7 @@ def test_run_failing_scenario(capsys: pytest.CaptureFixture[str], failing: Path)
     assert code == 1
     assert lines[0].startswith("FAIL  cli.expects-noop  [reference]  ")
     assert lines[0].endswith("  - unexpected command")
-    assert "=== cli.expects-noop [reference]: fail" in lines
+    assert "=== cli.expects-noop [reference]: fail (a MUST broken)" in lines
     assert f"    step: {failing}:18" in lines
     assert "    detail: verb: expected NOOP, got MAIL FROM:<alice@example.com>" in lines
     assert "    transcript (time, TLS, S=server C=client *=harness):" in lines
