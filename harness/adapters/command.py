@@ -64,7 +64,13 @@ class CommandConfig:
     tls: dict[str, tuple[str, ...]]
     auth: dict[str, tuple[str, ...]]
     stdin: str = "none"  # none | message
+    # True: the message handed over ends with a line holding a single "." (for a data option
+    # such as swaks's --data, which strips one closing dot if present and adds its own).
+    closing_dot: bool = False
     delivered: frozenset[int] = frozenset({0})
+    # Output that shows the server accepted the message although the exit status says
+    # otherwise (a client that also reports trouble at QUIT, after the work was done).
+    delivered_output: str | None = None
     code_pattern: str | None = None
     timeout: float = 30.0
     install: str = ""
@@ -102,6 +108,7 @@ class CommandConfig:
                 "null_sender",
                 "auth_without_tls",
                 "env",
+                "closing_dot",
             ),
             required=("name", "program", "args", "tls"),
         )
@@ -111,9 +118,11 @@ class CommandConfig:
             if "auth" in keys
             else {}
         )
-        delivered, pattern = frozenset({0}), None
+        delivered, pattern, delivered_output = frozenset({0}), None, None
         if "outcome" in keys:
-            o = r.mapping(keys["outcome"], "outcome", ("delivered", "code_pattern"))
+            o = r.mapping(
+                keys["outcome"], "outcome", ("delivered", "delivered_output", "code_pattern")
+            )
             if "delivered" in o:
                 values = [
                     r.scalar(n, "outcome.delivered")
@@ -124,6 +133,14 @@ class CommandConfig:
                         o["delivered"], "outcome.delivered", "expected a list of exit statuses"
                     )
                 delivered = frozenset(values)
+            if "delivered_output" in o:
+                delivered_output = r.string(o["delivered_output"], "outcome.delivered_output")
+                try:
+                    re.compile(delivered_output)
+                except re.error as exc:
+                    raise r.error(
+                        o["delivered_output"], "outcome.delivered_output", f"invalid regex: {exc}"
+                    ) from None
             if "code_pattern" in o:
                 pattern = r.string(o["code_pattern"], "outcome.code_pattern")
                 try:
@@ -159,7 +176,11 @@ class CommandConfig:
             stdin=r.choice(keys["stdin"], "stdin", ("none", "message"))
             if "stdin" in keys
             else "none",
+            closing_dot=r.boolean(keys["closing_dot"], "closing_dot")
+            if "closing_dot" in keys
+            else False,
             delivered=delivered,
+            delivered_output=delivered_output,
             code_pattern=pattern,
             timeout=r.number(keys["timeout"], "timeout", minimum=0.1)
             if "timeout" in keys
@@ -257,9 +278,12 @@ class CommandAdapter:
         if program is None:
             hint = f" (install: {c.install})" if c.install else ""
             raise AdapterError(f"{c.name}: the program {c.program!r} is not on PATH{hint}")
+        message = task.message
+        if c.closing_dot:
+            message += (b"" if message.endswith(b"\n") else b"\r\n") + b".\r\n"
         with tempfile.TemporaryDirectory(prefix="smtp-harness-") as tmp:
             message_file = Path(tmp, "message.eml")
-            message_file.write_bytes(task.message)
+            message_file.write_bytes(message)
             password_file = Path(tmp, "password")
             password_file.write_text(task.auth.password if task.auth else "")
             token_file = Path(tmp, "token")
@@ -285,7 +309,7 @@ class CommandAdapter:
                 k: _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), v)
                 for k, v in c.env.items()
             }
-            return await self._run(argv, task.message if c.stdin == "message" else None, env)
+            return await self._run(argv, message if c.stdin == "message" else None, env)
 
     async def _run(
         self, argv: list[str], stdin: bytes | None, env: dict[str, str]
@@ -311,6 +335,11 @@ class CommandAdapter:
         status = process.returncode
         if status in c.delivered:
             return ClientOutcome(outcome=Outcome.DELIVERED, message=f"exit status {status}")
+        if c.delivered_output is not None and re.search(c.delivered_output, output, re.MULTILINE):
+            return ClientOutcome(
+                outcome=Outcome.DELIVERED,
+                message=f"exit status {status}, but the output shows the message was accepted",
+            )
         code = None
         if c.code_pattern is not None:
             codes = re.findall(c.code_pattern, output, re.MULTILINE)
