@@ -411,8 +411,15 @@ class Playback:
             return Failure(kind=kind, message=message, expected="(end of script)", actual=actual)
         required = [u for u, _ in candidates if not u.optional] or [u for u, _ in candidates]
         expected = " | ".join(dict.fromkeys(_describe(u) for u, _ in candidates))
+        # Stopping where the script waits is graded at the level of the step(s) it waits for.
+        levels = {_step_level(u) for u in required}
         return Failure(
-            kind=kind, message=message, line=required[0].line, expected=expected, actual=actual
+            kind=kind,
+            message=message,
+            line=required[0].line,
+            expected=expected,
+            actual=actual,
+            level=levels.pop() if len(levels) == 1 else None,
         )
 
     def _fail(self, failure: Failure, *, send_abort: bool = True) -> list[Action]:
