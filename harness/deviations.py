@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.corpus import report_path
 from harness.errors import ScenarioError
 from harness.results import Result, Verdict
 from harness.yaml_nodes import compose, node_line
@@ -76,7 +77,7 @@ def load_deviations(path: str | Path, *, client: str | None = None) -> dict[str,
             rule=r.string(d["rule"], f"{field}.rule"),
             reason=r.string(d["reason"], f"{field}.reason"),
             trigger=r.string(d["trigger"], f"{field}.trigger"),
-            location=f"{p}:{node_line(item)}",
+            location=f"{report_path(p)}:{node_line(item)}",
         )
     return out
 

@@ -91,11 +91,11 @@ def test_a_departure_is_graded_at_the_scenario_level(level: str, verdict: Verdic
 
 
 def test_the_default_level_follows_the_cited_rules() -> None:
-    # R-EHLO-1 is a SHOULD in the catalogue; with a MUST rule beside it the MUST wins.
-    should_only = judge(evidence(scenario(refs="[R-EHLO-1]"), failure=DEPARTED, complete=False))
+    # R-SIZE-2 is a SHOULD in the catalogue; with a MUST rule beside it the MUST wins.
+    should_only = judge(evidence(scenario(refs="[R-SIZE-2]"), failure=DEPARTED, complete=False))
     assert should_only.verdict is Verdict.NON_STRICT
-    assert should_only.rule == "R-EHLO-1"
-    both = judge(evidence(scenario(refs="[R-EHLO-1, R-LINE-1]"), failure=DEPARTED, complete=False))
+    assert should_only.rule == "R-SIZE-2"
+    both = judge(evidence(scenario(refs="[R-SIZE-2, R-LINE-1]"), failure=DEPARTED, complete=False))
     assert both.verdict is Verdict.FAIL
 
 

@@ -102,6 +102,15 @@ def load_adapter(name: str) -> ClientAdapter:
     return adapter
 
 
+def missing_requirement(adapter: ClientAdapter) -> str | None:
+    """Why the client behind ``adapter`` cannot run on this machine (a program that is not
+    installed), or None. Adapters may define ``missing() -> str | None``; a library adapter
+    whose package is missing already fails in load_adapter."""
+    check = getattr(adapter, "missing", None)
+    result = check() if callable(check) else None
+    return result if isinstance(result, str) else None
+
+
 def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None:
     """Why ``adapter`` cannot run ``scenario``, or None if it can."""
     caps, task = adapter.capabilities, scenario.client

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
 
+from harness.corpus import report_path
 from harness.errors import RemoteProtocolError, ScenarioError
 from harness.faults import Fault, parse_fault
 from harness.protocol.commands import parse_path_argument
@@ -564,7 +566,8 @@ def load_scenario(path: str | Path) -> Scenario:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"cannot read the file: {exc}", path=str(p)) from None
-    return parse_scenario(text, str(p))
+    # Errors name the file as given; the scenario, for reports, as harness.corpus.report_path does.
+    return replace(parse_scenario(text, str(p)), path=report_path(p))
 
 
 def iter_scenario_files(paths: Iterable[str | Path]) -> Iterator[Path]:

@@ -3,19 +3,24 @@ scenario gives non-strict, and the grades reach the command line, JSON and pytes
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from fake_servers.tls import TlsMaterial
+from harness.adapters.base import Target
 from harness.adapters.reference import ReferenceAdapter
 from harness.cli import main
 from harness.client.machine import ClientMachine
 from harness.corpus import corpus_path
+from harness.outcome import ClientOutcome
 from harness.protocol.data import to_crlf
 from harness.results import Verdict
 from harness.scenario.loader import load_scenario, parse_scenario
+from harness.scenario.model import ClientTask
 from harness.transcript import Direction
 
 from .conftest import run
@@ -80,9 +85,10 @@ def test_helo_is_no_excuse_when_the_task_needs_an_extension(tls_material: TlsMat
 
 SHOULD_SCENARIO = """\
 version: 1
-id: grades.ehlo-name-should
-title: The EHLO argument SHOULD be the client's FQDN (here the script wants one name only)
+id: grades.should-scenario
+title: A scenario graded SHOULD (its script wants an EHLO name the client is not given)
 refs: [R-EHLO-1]
+level: should
 limits: {total: 3, read: 1}
 client: {mail_from: alice@example.com, rcpt_to: [bob@example.com], message: "Subject: x\\n\\nhi\\n"}
 expect: {outcome: delivered}
@@ -107,10 +113,10 @@ def test_the_command_line_shows_grades_and_strict_fails_non_strict(
     report = tmp_path / "report.json"
     assert main(["run", str(path), "--report-json", str(report)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].startswith("NON-STRICT grades.ehlo-name-should  [reference]")
+    assert out.splitlines()[0].startswith("NON-STRICT grades.should-scenario  [reference]")
     assert "[R-EHLO-1]" in out.splitlines()[0]
     assert (
-        "=== grades.ehlo-name-should [reference]: non-strict (a SHOULD not followed; R-EHLO-1)"
+        "=== grades.should-scenario [reference]: non-strict (a SHOULD not followed; R-EHLO-1)"
         in out
     )
     assert out.splitlines()[-1] == "0 passed, 0 failed, 0 skipped, 1 non-strict"
@@ -137,3 +143,27 @@ def test_pytest_shows_non_strict_under_its_own_word(pytester: pytest.Pytester) -
     )
     assert strict.ret == pytest.ExitCode.TESTS_FAILED
     assert "non-strict (a SHOULD not followed; R-EHLO-1)" in strict.stdout.str()
+
+
+class SlowToExit:
+    """The reference client, then two seconds before it reports: a real program that takes its
+    time to exit after the server has hung up."""
+
+    capabilities = ReferenceAdapter().capabilities
+    name = "slow"
+
+    async def deliver(self, task: ClientTask, target: Target) -> ClientOutcome:
+        outcome = await ReferenceAdapter().deliver(task, target)
+        await asyncio.sleep(2.0)
+        return outcome
+
+
+def test_a_client_slow_to_exit_after_an_error_is_judged_on_its_outcome(
+    tls_material: TlsMaterial,
+) -> None:
+    scenario = corpus("errors/rcpt-550-unknown-user.yaml")
+    result = run(scenario, SlowToExit(), tls_material)
+    assert result.verdict is Verdict.PASS, result.message
+    # The grace is the scenario's limit: with a one-second grace the same client is too slow.
+    short = replace(scenario, limits=replace(scenario.limits, grace=1.0))
+    assert run(short, SlowToExit(), tls_material).verdict is Verdict.FAIL
