@@ -101,6 +101,8 @@ def deviations_file(pytester: pytest.Pytester, client: str, *scenario_ids: str) 
     entries = "".join(
         f"  - scenario: {sid}\n"
         f"    rule: R-TEST-{i}\n"
+        "    quote_from: RFC 5321 §4.2\n"
+        "    quote: the words the entry rests on\n"
         f"    reason: listed by the test as deviation {i}\n"
         "    trigger: the test says so\n"
         for i, sid in enumerate(scenario_ids, 1)
@@ -109,9 +111,10 @@ def deviations_file(pytester: pytest.Pytester, client: str, *scenario_ids: str) 
 
 
 def verbose_outcomes(result: pytest.RunResult, client: str) -> dict[str, str]:
-    """``{scenario id: PASSED|FAILED|SKIPPED|XFAIL|XPASS|ERROR}`` from a ``-v`` run, with or
-    without xdist (``path::id[client] PASSED`` / ``[gw0] [ 50%] PASSED path::id[client]``)."""
-    words = "PASSED|FAILED|SKIPPED|XFAIL|XPASS|ERROR"
+    """``{scenario id: PASSED|FAILED|SKIPPED|XFAIL|XPASS|ERROR|NON-STRICT|INFO|NOT-EXERCISED}``
+    from a ``-v`` run, with or without xdist (``path::id[client] PASSED`` /
+    ``[gw0] [ 50%] PASSED path::id[client]``)."""
+    words = "PASSED|FAILED|SKIPPED|XFAIL|XPASS|ERROR|NON-STRICT|INFO|NOT-EXERCISED"
     item = rf"::(?P<id>[\w.\-]+)\[{re.escape(client)}\]"
     patterns = [
         re.compile(rf"^\S+{item} (?P<word>{words})\b"),
@@ -226,8 +229,9 @@ def test_listed_failing_scenario_is_xfailed(scratch: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.OK, out
     result.assert_outcomes(xfailed=1)
     assert (
-        "XFAIL wants-noop.yaml::plugin.expects-noop[reference] - known deviation (R-TEST-1): "
-        "listed by the test as deviation 1; triggered by: the test says so"
+        "XFAIL wants-noop.yaml::plugin.expects-noop[reference] - known deviation (R-TEST-1; "
+        'RFC 5321 §4.2: "the words the entry rests on"): listed by the test as deviation 1; '
+        "triggered by: the test says so"
     ) in result.outlines, out
 
 
@@ -247,7 +251,7 @@ def test_listed_passing_scenario_is_a_strict_xpass(scratch: pytest.Pytester) -> 
     out = result.stdout.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED, out
     result.assert_outcomes(failed=1)
-    assert "[XPASS(strict)] known deviation (R-TEST-1)" in out
+    assert "[XPASS(strict)] known deviation (R-TEST-1;" in out
 
 
 def test_builtin_deviation_applies_without_a_file(scratch: pytest.Pytester) -> None:
@@ -325,6 +329,9 @@ _PYTEST_WORD = {
     "fail": "FAILED",
     "error": "FAILED",
     "xpass": "FAILED",
+    "non-strict": "NON-STRICT",
+    "info": "INFO",
+    "not-exercised": "NOT-EXERCISED",
 }
 _SUMMARY_WORD = {
     "PASSED": "passed",
@@ -333,6 +340,10 @@ _SUMMARY_WORD = {
     "FAILED": "failed",
     "XPASS": "xpassed",
     "ERROR": "errors",
+    # parseoutcomes() reads words as \w+, so "1 non-strict" comes back as {"non": 1}
+    "NON-STRICT": "non",
+    "INFO": "info",
+    "NOT-EXERCISED": "not",
 }
 
 # What `smtp-harness run` does for one scenario (adapter, built-in deviations, apply_deviations),
