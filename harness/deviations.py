@@ -15,6 +15,11 @@ names the rule the client breaks, quotes the RFC words it relies on (``quote``, 
           and MUST do so by interpreting the first digit only.
         reason: treats the 253 reply to MAIL as an error, sends QUIT and exits 23
         trigger: 253 2.1.0 Sender ok
+        fuzz: ["mail:code-2xx"]     # optional: fuzz findings that are this same deviation
+
+``fuzz`` names findings of ``smtp-harness fuzz`` by the stage and label of their changed replies
+(``STAGE:LABEL``, a prefix of ``stage:label`` as the fuzz report prints them): a finding whose
+every change matches is reported as known, not as new.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class Deviation:
     quote: str = ""  # the RFC words the entry relies on, verbatim
     quote_from: str = ""  # where they are, e.g. "RFC 4954 §4"
     location: str = ""
+    fuzz: tuple[str, ...] = ()  # STAGE:LABEL prefixes of fuzz findings that are this deviation
 
     def describe(self) -> str:
         return (
@@ -74,7 +80,7 @@ def load_deviations(path: str | Path, *, client: str | None = None) -> dict[str,
     out: dict[str, Deviation] = {}
     for i, item in enumerate(r.sequence(keys["deviations"], "deviations")):
         field = f"deviations[{i}]"
-        d = r.mapping(item, field, _FIELDS, required=_FIELDS)
+        d = r.mapping(item, field, (*_FIELDS, "fuzz"), required=_FIELDS)
         scenario = r.string(d["scenario"], f"{field}.scenario")
         if scenario in out:
             raise r.error(d["scenario"], f"{field}.scenario", f"{scenario!r} is listed twice")
@@ -86,6 +92,7 @@ def load_deviations(path: str | Path, *, client: str | None = None) -> dict[str,
             quote=r.string(d["quote"], f"{field}.quote"),
             quote_from=r.string(d["quote_from"], f"{field}.quote_from"),
             location=f"{report_path(p)}:{node_line(item)}",
+            fuzz=r.strings(d["fuzz"], f"{field}.fuzz") if "fuzz" in d else (),
         )
     return out
 

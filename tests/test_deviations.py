@@ -188,7 +188,7 @@ deviations:
             UNKNOWN_KEY,
             None,
             "9: deviations[0].fixed_in: unknown key 'fixed_in'; "
-            "expected one of: quote, quote_from, reason, rule, scenario, trigger",
+            "expected one of: fuzz, quote, quote_from, reason, rule, scenario, trigger",
             id="unknown-key",
         ),
         pytest.param(

@@ -34,7 +34,9 @@ class Target:
         ca_file: PEM file of the CA that signed the server certificate.
         ssl_context: a verifying client context trusting that CA.
         server_hostname: the name in the server certificate.
-        timeout: seconds the client may wait for any one reply.
+        timeout: seconds the client may wait for any one reply before it gives up: the task's
+            ``client.timeout`` when the scenario sets one (adapters pass it to the library's
+            timeout argument, or a command's ``{timeout}``), else the run's ``limits.total``.
     """
 
     host: str

@@ -8,6 +8,12 @@ smtplib passes MAIL and RCPT options through as given, so the adapter does what 
 must: DSN parameters only when DSN was advertised, ENVID as xtext, and for non-ASCII addresses the
 options ``send_message()`` itself adds (SMTPUTF8 and BODY=8BITMIME, or a refusal without SMTPUTF8).
 A 421 to a command ends the session: ``rset()``, ``noop()`` and friends return it instead of raising.
+
+TLS is driven with the run's verifying context: ``starttls(context=...)`` and
+``SMTP_SSL(context=...)``. Called without a context, as many examples do, smtplib verifies
+nothing (``ssl._create_stdlib_context()``: CERT_NONE, no host-name check) and fails every
+``tls.refuse-*`` scenario; tests/integration/test_certificates.py runs it that way to show it.
+The timeout is ``Target.timeout`` (the task's ``client.timeout`` when set), passed to ``SMTP``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ Unknown keys are errors: a typo must never silently turn a check off.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.corpus import report_path
+from harness.corpus import corpus_path, report_path
 from harness.errors import RemoteProtocolError, ScenarioError
 from harness.faults import Fault, parse_fault
 from harness.protocol.commands import parse_path_argument
@@ -22,6 +24,7 @@ from harness.protocol.data import to_crlf
 from harness.scenario.model import (
     AnyOf,
     AuthStep,
+    Certificate,
     ClientStep,
     ClientTask,
     Close,
@@ -40,11 +43,19 @@ from harness.scenario.model import (
     Step,
     TlsMode,
     Unordered,
+    give_up_window,
 )
 from harness.scenario.patterns import compile_pattern
 from harness.yaml_nodes import NodeReader, compose, node_line
 
-__all__ = ["SUPPORTED_VERSION", "load_scenario", "load_scenarios", "parse_scenario"]
+__all__ = [
+    "SUPPORTED_VERSION",
+    "corpus_file",
+    "corpus_ids",
+    "load_scenario",
+    "load_scenarios",
+    "parse_scenario",
+]
 
 SUPPORTED_VERSION = 1
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -61,11 +72,13 @@ _TOP_KEYS = {
     "expect",
     "exchange",
     "faults",
+    "certificate",
     "level",
 }
 _LEVELS = tuple(level.value for level in Level)
 _DATA_COMPARE = ("exact", "content", "any")
-_CLIENT_MATCHERS = ("match", "regex", "data", "bdat", "silence")
+_CLIENT_MATCHERS = ("match", "regex", "data", "bdat", "silence", "gives_up")
+_CERTIFICATES = tuple(c.value for c in Certificate)
 
 
 # --- sections --------------------------------------------------------------------------------
@@ -75,7 +88,17 @@ def _client(r: NodeReader, node: yaml.Node) -> ClientTask:
     keys = r.mapping(
         node,
         "client",
-        ("mail_from", "rcpt_to", "message", "tls", "auth", "ehlo_name", "operations", "dsn"),
+        (
+            "mail_from",
+            "rcpt_to",
+            "message",
+            "tls",
+            "auth",
+            "ehlo_name",
+            "operations",
+            "dsn",
+            "timeout",
+        ),
     )
     auth = None
     if "auth" in keys:
@@ -118,6 +141,9 @@ def _client(r: NodeReader, node: yaml.Node) -> ClientTask:
         operations=_operations(r, keys["operations"])
         if "operations" in keys
         else (Operation(kind="send"),),
+        timeout=r.number(keys["timeout"], "client.timeout", minimum=0.1)
+        if "timeout" in keys
+        else None,
     )
 
 
@@ -339,8 +365,12 @@ def _client_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> Clien
     keys = r.mapping(node, field, (*_CLIENT_MATCHERS, "optional", "compare", "absent", "level"))
     kinds = [k for k in _CLIENT_MATCHERS if k in keys]
     if len(kinds) != 1:
-        raise r.error(node, field, "expected exactly one of: match, regex, data, bdat, silence")
+        raise r.error(node, field, f"expected exactly one of: {', '.join(_CLIENT_MATCHERS)}")
     kind = kinds[0]
+    if kind == "gives_up":
+        if len(keys) != 1 or r.scalar(keys[kind], f"{field}.gives_up") is not True:
+            raise r.error(node, field, "write `gives_up: true` (it takes no other keys)")
+        return ClientStep(kind="gives_up", expected="", line=line)
     if kind == "silence":
         if len(keys) != 1:
             raise r.error(node, field, "`silence` takes no other keys")
@@ -465,13 +495,20 @@ def _steps(r: NodeReader, node: yaml.Node, field: str) -> tuple[Step, ...]:
             step = _auth_step(r, value, sub, line)
         elif kind == "tls":
             if isinstance(value, yaml.MappingNode):
-                t = r.mapping(value, sub, ("start", "may_refuse"), required=("start",))
+                t = r.mapping(
+                    value, sub, ("start", "may_refuse", "certificate"), required=("start",)
+                )
                 if r.scalar(t["start"], f"{sub}.start") is not True:
                     raise r.error(t["start"], f"{sub}.start", "write `start: true`")
                 may_refuse = (
                     r.boolean(t["may_refuse"], f"{sub}.may_refuse") if "may_refuse" in t else False
                 )
-                step = StartTls(may_refuse=may_refuse, line=line)
+                certificate = (
+                    Certificate(r.choice(t["certificate"], f"{sub}.certificate", _CERTIFICATES))
+                    if "certificate" in t
+                    else Certificate.GOOD
+                )
+                step = StartTls(may_refuse=may_refuse, certificate=certificate, line=line)
             else:
                 r.choice(value, sub, ("start",))
                 step = StartTls(line=line)
@@ -537,6 +574,34 @@ def parse_scenario(text: str, path: str = "<string>") -> Scenario:
     exchange = _steps(r, keys["exchange"], "exchange")
     if not exchange:
         raise r.error(keys["exchange"], "exchange", "expected at least one step")
+    client = _client(r, keys["client"])
+    limits = _limits(r, keys["limits"]) if "limits" in keys else Limits()
+    certificate = Certificate.GOOD
+    if "certificate" in keys:
+        if client.tls is not TlsMode.IMPLICIT:
+            raise r.error(
+                keys["certificate"],
+                "certificate",
+                "only for client.tls: implicit (the handshake at connect); "
+                "for STARTTLS write it on the step: `tls: {start: true, certificate: ...}`",
+            )
+        certificate = Certificate(r.choice(keys["certificate"], "certificate", _CERTIFICATES))
+    gives_up = _first_gives_up(exchange)
+    if gives_up is not None:
+        if client.timeout is None:
+            raise r.error(
+                keys["exchange"],
+                f"exchange (line {gives_up.line})",
+                "a `gives_up` step needs client.timeout: the client is judged against it",
+            )
+        window = give_up_window(client.timeout)
+        if window >= limits.total:
+            raise r.error(
+                keys["limits"] if "limits" in keys else keys["client"],
+                "limits.total",
+                f"must exceed {window:g} s, the time a `gives_up` step waits "
+                f"(2 x client.timeout + {window - 2 * client.timeout:g} s)",
+            )
     return Scenario(
         id=scenario_id,
         title=r.string(keys["title"], "title") if "title" in keys else scenario_id,
@@ -544,9 +609,10 @@ def parse_scenario(text: str, path: str = "<string>") -> Scenario:
         tags=r.strings(keys["tags"], "tags") if "tags" in keys else (),
         source=r.string(keys["source"], "source") if "source" in keys else "",
         description=r.string(keys["description"], "description") if "description" in keys else "",
-        limits=_limits(r, keys["limits"]) if "limits" in keys else Limits(),
+        limits=limits,
         faults=_faults(r, keys["faults"]) if "faults" in keys else (),
-        client=_client(r, keys["client"]),
+        certificate=certificate,
+        client=client,
         expect=_expect(r, keys["expect"]),
         exchange=exchange,
         level=_level(r, keys, "level"),
@@ -555,12 +621,39 @@ def parse_scenario(text: str, path: str = "<string>") -> Scenario:
     )
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Load one scenario file.
+def _first_gives_up(steps: tuple[Step, ...]) -> ClientStep | None:
+    for step in steps:
+        if isinstance(step, ClientStep) and step.kind == "gives_up":
+            return step
+        for branch in (
+            step.branches
+            if isinstance(step, AnyOf)
+            else step.groups
+            if isinstance(step, Unordered)
+            else ()
+        ):
+            found = _first_gives_up(branch)
+            if found is not None:
+                return found
+    return None
+
+
+def load_scenario(path: str | Path | None = None, *, id: str | None = None) -> Scenario:
+    """Load one scenario file, or one scenario of the built-in corpus by its id.
+
+        load_scenario("scenarios/auth/login.yaml")
+        load_scenario(id="auth.login")          # from the installed package, no checkout needed
 
     Raises:
-        ScenarioError: unreadable file or invalid scenario.
+        ScenarioError: unreadable file, invalid scenario, or no corpus scenario with that id
+            (the message lists the closest ids).
     """
+    if id is not None:
+        if path is not None:
+            raise TypeError("load_scenario() takes a path or id=..., not both")
+        return load_scenario(corpus_file(id))
+    if path is None:
+        raise TypeError("load_scenario() needs a path or id=...")
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -568,6 +661,36 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"cannot read the file: {exc}", path=str(p)) from None
     # Errors name the file as given; the scenario, for reports, as harness.corpus.report_path does.
     return replace(parse_scenario(text, str(p)), path=report_path(p))
+
+
+_ID_LINE = re.compile(r"^id:\s*[\"']?([A-Za-z0-9][A-Za-z0-9._-]*)[\"']?\s*(?:#.*)?$", re.MULTILINE)
+
+
+@functools.cache
+def corpus_ids() -> dict[str, Path]:
+    """``{scenario id: file}`` for the built-in corpus (read from each file's ``id:`` line)."""
+    found: dict[str, Path] = {}
+    for file in iter_scenario_files([corpus_path()]):
+        m = _ID_LINE.search(file.read_text(encoding="utf-8", errors="replace"))
+        if m is not None:
+            found.setdefault(m.group(1), file)
+    return found
+
+
+def corpus_file(scenario_id: str) -> Path:
+    """The corpus file of a scenario id.
+
+    Raises:
+        ScenarioError: no such id; the message names the closest ones.
+    """
+    ids = corpus_ids()
+    if scenario_id in ids:
+        return ids[scenario_id]
+    close = difflib.get_close_matches(scenario_id, list(ids), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `smtp-harness list` shows them"
+    raise ScenarioError(
+        f"no scenario with id {scenario_id!r} in the built-in corpus{hint}", field="id"
+    )
 
 
 def iter_scenario_files(paths: Iterable[str | Path]) -> Iterator[Path]:
