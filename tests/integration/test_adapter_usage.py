@@ -26,7 +26,7 @@ from harness.results import Verdict
 from harness.scenario.loader import load_scenario, parse_scenario
 from harness.scenario.model import Outcome, Scenario
 
-from .conftest import READ, RawClient, run
+from .conftest import CLOSE, READ, RawClient, run
 
 # (client, scenario): each passes once the adapter drives the client as documented.
 ARTEFACTS = [
@@ -244,3 +244,27 @@ def test_any_xtext_spelling_of_the_envelope_id(
     )
     result = run(scenario, client, tls_material)
     assert result.verdict is verdict, format_failure(result)
+
+
+def test_closing_inside_data_after_354_is_non_strict(tls_material: TlsMaterial) -> None:
+    # extensions.pipelining-one-rcpt-refused: no in-band abort exists after 354, and RFC 2920's
+    # lone dot is a "should": a client that closes there is graded at its data step's level.
+    scenario = load_scenario(corpus_path() / "extensions/pipelining-one-rcpt-refused.yaml")
+    client = RawClient(
+        READ,
+        b"EHLO c.example.com\r\n",
+        READ,
+        b"MAIL FROM:<alice@example.org>\r\n",
+        READ,
+        b"RCPT TO:<bob@example.com>\r\n",
+        READ,
+        b"RCPT TO:<carol@example.net>\r\n",
+        READ,
+        b"DATA\r\n",
+        READ,
+        CLOSE,
+        report=Outcome.FAILED,
+    )
+    result = run(scenario, client, tls_material)
+    assert [r.code for r in client.replies][-1] == 354
+    assert result.verdict is Verdict.NON_STRICT, format_failure(result)
