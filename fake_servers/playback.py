@@ -450,8 +450,15 @@ class Playback:
             return Failure(kind=kind, message=message, expected="(end of script)", actual=actual)
         required = [u for u, _ in candidates if not u.optional] or [u for u, _ in candidates]
         expected = " | ".join(dict.fromkeys(_describe(u) for u, _ in candidates))
+        # Stopping where the script waits is graded at the level of the step(s) it waits for.
+        levels = {_step_level(u) for u in required}
         return Failure(
-            kind=kind, message=message, line=required[0].line, expected=expected, actual=actual
+            kind=kind,
+            message=message,
+            line=required[0].line,
+            expected=expected,
+            actual=actual,
+            level=levels.pop() if len(levels) == 1 else None,
         )
 
     def _fail(self, failure: Failure, *, send_abort: bool = True) -> list[Action]:
@@ -790,6 +797,16 @@ class Playback:
     def _auth_answer(self, command: Command) -> list[Action]:
         dialogue = self._auth
         assert dialogue is not None
+        if command.line == b"*" and dialogue.error_sent:
+            # RFC 4954 §4: the client may cancel any exchange with "*", and the server "MUST
+            # reject the AUTH command by sending a 501 reply"; the login has failed either way.
+            unit = self._auth_unit
+            assert unit is not None
+            self._auth = self._auth_unit = None
+            return [
+                Send(data=b"501 5.7.0 Authentication cancelled\r\n"),
+                *self._run_unit(Unit(head=None, actions=unit.actions)),
+            ]
         if command.line == b"*":
             self._auth = None
             return self._fail(
@@ -799,9 +816,7 @@ class Playback:
                     line=dialogue.step.line,
                     expected=f"an answer to the {dialogue.mechanism} prompt",
                     actual="*",
-                    hint="R-XOAUTH2-2: after the error challenge the client must send an empty line, not '*'"
-                    if dialogue.error_sent
-                    else "RFC 4954 §4: '*' cancels the exchange",
+                    hint="RFC 4954 §4: '*' cancels the exchange",
                 )
             )
         dialogue.answers.append(command.line)

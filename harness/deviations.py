@@ -2,15 +2,20 @@
 
 A listed scenario that fails is reported ``xfail`` (shown and counted, never hidden); one that
 passes is reported ``xpass`` and fails the run, so the list stays true. The built-in lists live
-in ``harness/adapters/deviations/<client>.yaml``; ``--deviations FILE`` adds more.
+in ``harness/adapters/deviations/<client>.yaml``; ``--deviations FILE`` adds more. Every entry
+names the rule the client breaks, quotes the RFC words it relies on (``quote``, verbatim, with
+``quote_from`` saying where they are), and gives the trigger as text of the scenario file:
 
     client: swaks
     deviations:
-      - scenario: data.dot-stuffing
-        rule: R-TX-6
-        reason: appends an extra CRLF before the final dot
-        trigger: a message that ends in CRLF
-        fuzz: ["dot:code-2xx"]      # optional: fuzz findings that are this same deviation
+      - scenario: framing.unknown-2yz-codes
+        rule: R-REPLY-5
+        quote_from: RFC 5321 §4.2
+        quote: a sender-SMTP MUST be prepared to handle codes not specified in this document
+          and MUST do so by interpreting the first digit only.
+        reason: treats the 253 reply to MAIL as an error, sends QUIT and exits 23
+        trigger: 253 2.1.0 Sender ok
+        fuzz: ["mail:code-2xx"]     # optional: fuzz findings that are this same deviation
 
 ``fuzz`` names findings of ``smtp-harness fuzz`` by the stage and label of their changed replies
 (``STAGE:LABEL``, a prefix of ``stage:label`` as the fuzz report prints them): a finding whose
@@ -31,6 +36,7 @@ from harness.yaml_nodes import compose, node_line
 __all__ = ["Deviation", "apply_deviations", "builtin_deviations_path", "load_deviations"]
 
 _BUILTIN = Path(__file__).parent / "adapters" / "deviations"
+_FIELDS = ("scenario", "rule", "quote_from", "quote", "reason", "trigger")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,12 +44,17 @@ class Deviation:
     scenario: str
     rule: str
     reason: str
-    trigger: str
+    trigger: str  # text of the scenario file that provokes it (parts joined by " / ")
+    quote: str = ""  # the RFC words the entry relies on, verbatim
+    quote_from: str = ""  # where they are, e.g. "RFC 4954 §4"
     location: str = ""
     fuzz: tuple[str, ...] = ()  # STAGE:LABEL prefixes of fuzz findings that are this deviation
 
     def describe(self) -> str:
-        return f"known deviation ({self.rule}): {self.reason}; triggered by: {self.trigger}"
+        return (
+            f'known deviation ({self.rule}; {self.quote_from}: "{self.quote}"): {self.reason}; '
+            f"triggered by: {self.trigger}"
+        )
 
 
 def builtin_deviations_path(client: str) -> Path:
@@ -69,12 +80,7 @@ def load_deviations(path: str | Path, *, client: str | None = None) -> dict[str,
     out: dict[str, Deviation] = {}
     for i, item in enumerate(r.sequence(keys["deviations"], "deviations")):
         field = f"deviations[{i}]"
-        d = r.mapping(
-            item,
-            field,
-            ("scenario", "rule", "reason", "trigger", "fuzz"),
-            required=("scenario", "rule", "reason", "trigger"),
-        )
+        d = r.mapping(item, field, (*_FIELDS, "fuzz"), required=_FIELDS)
         scenario = r.string(d["scenario"], f"{field}.scenario")
         if scenario in out:
             raise r.error(d["scenario"], f"{field}.scenario", f"{scenario!r} is listed twice")
@@ -83,6 +89,8 @@ def load_deviations(path: str | Path, *, client: str | None = None) -> dict[str,
             rule=r.string(d["rule"], f"{field}.rule"),
             reason=r.string(d["reason"], f"{field}.reason"),
             trigger=r.string(d["trigger"], f"{field}.trigger"),
+            quote=r.string(d["quote"], f"{field}.quote"),
+            quote_from=r.string(d["quote_from"], f"{field}.quote_from"),
             location=f"{report_path(p)}:{node_line(item)}",
             fuzz=r.strings(d["fuzz"], f"{field}.fuzz") if "fuzz" in d else (),
         )

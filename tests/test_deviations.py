@@ -3,10 +3,13 @@ scenario's verdict changes, and the built-in lists under ``harness/adapters/devi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
+import harness
 from harness.adapters.base import available_adapters
 from harness.corpus import corpus_path
 from harness.deviations import (
@@ -29,13 +32,20 @@ client: reference
 deviations:
   - scenario: one.fails
     rule: R-TX-6
+    quote_from: RFC 5321 §4.1.1.4
+    quote: the words
     reason: sends an extra CRLF before the final dot
     trigger: a message that ends in CRLF
   - scenario: two.passes
     rule: R-DOT-1
+    quote_from: RFC 5321 §4.5.2
+    quote: other words
     reason: loses a last line of "."
     trigger: a final line holding a single dot
 """
+
+# One entry's required fields, to build the invalid files from.
+_ENTRY = "    quote_from: RFC 5321 §4.2\n    quote: q\n"
 
 
 def write(tmp_path: Path, text: str, name: str = "devs.yaml") -> Path:
@@ -70,9 +80,11 @@ def test_load_valid_file(tmp_path: Path) -> None:
         rule="R-TX-6",
         reason="sends an extra CRLF before the final dot",
         trigger="a message that ends in CRLF",
+        quote="the words",
+        quote_from="RFC 5321 §4.1.1.4",
         location=f"{path}:3",
     )
-    assert loaded["two.passes"].location == f"{path}:7"
+    assert loaded["two.passes"].location == f"{path}:9"
     assert loaded["two.passes"].reason == 'loses a last line of "."'
     assert load_deviations(path, client="reference") == loaded
 
@@ -80,8 +92,8 @@ def test_load_valid_file(tmp_path: Path) -> None:
 def test_describe_names_rule_reason_and_trigger(tmp_path: Path) -> None:
     deviation = load_deviations(write(tmp_path, VALID))["one.fails"]
     assert deviation.describe() == (
-        "known deviation (R-TX-6): sends an extra CRLF before the final dot; "
-        "triggered by: a message that ends in CRLF"
+        'known deviation (R-TX-6; RFC 5321 §4.1.1.4: "the words"): sends an extra CRLF before '
+        "the final dot; triggered by: a message that ends in CRLF"
     )
 
 
@@ -91,43 +103,53 @@ def test_empty_list_is_valid(tmp_path: Path) -> None:
 
 # --- load_deviations: invalid, with the exact file:line: field: message -----------------------
 
-MISSING_TRIGGER = """\
+MISSING_TRIGGER = f"""\
 client: reference
 deviations:
   - scenario: one.fails
     rule: R-TX-6
-    reason: sends an extra CRLF
+{_ENTRY}    reason: sends an extra CRLF
 """
 
-LISTED_TWICE = """\
+MISSING_QUOTE = """\
 client: reference
 deviations:
   - scenario: one.fails
     rule: R-TX-6
-    reason: first
+    quote_from: RFC 5321 §4.2
+    reason: sends an extra CRLF
+    trigger: t
+"""
+
+LISTED_TWICE = f"""\
+client: reference
+deviations:
+  - scenario: one.fails
+    rule: R-TX-6
+{_ENTRY}    reason: first
     trigger: t
   - scenario: one.fails
     rule: R-TX-7
-    reason: second
+{_ENTRY}    reason: second
     trigger: t
 """
 
-UNKNOWN_KEY = """\
+UNKNOWN_KEY = f"""\
 client: reference
 deviations:
   - scenario: one.fails
     rule: R-TX-6
-    reason: r
+{_ENTRY}    reason: r
     trigger: t
     fixed_in: "3.13"
 """
 
-NUMBER_RULE = """\
+NUMBER_RULE = f"""\
 client: reference
 deviations:
   - scenario: one.fails
     rule: 6
-    reason: r
+{_ENTRY}    reason: r
     trigger: t
 """
 
@@ -142,6 +164,12 @@ deviations:
             id="missing-key",
         ),
         pytest.param(
+            MISSING_QUOTE,
+            None,
+            "3: deviations[0].quote: required key is missing",
+            id="missing-quote",
+        ),
+        pytest.param(
             "deviations: []\n", None, "1: client: required key is missing", id="missing-client"
         ),
         pytest.param(
@@ -154,13 +182,13 @@ deviations:
             id="wrong-client",
         ),
         pytest.param(
-            LISTED_TWICE, None, "7: deviations[1].scenario: 'one.fails' is listed twice", id="twice"
+            LISTED_TWICE, None, "9: deviations[1].scenario: 'one.fails' is listed twice", id="twice"
         ),
         pytest.param(
             UNKNOWN_KEY,
             None,
-            "7: deviations[0].fixed_in: unknown key 'fixed_in'; "
-            "expected one of: fuzz, reason, rule, scenario, trigger",
+            "9: deviations[0].fixed_in: unknown key 'fixed_in'; "
+            "expected one of: fuzz, quote, quote_from, reason, rule, scenario, trigger",
             id="unknown-key",
         ),
         pytest.param(
@@ -247,7 +275,7 @@ def test_listed_pass_becomes_xpass(listed: dict[str, Deviation]) -> None:
     out = apply_deviations(result("two.passes", Verdict.PASS), listed)
     assert out.verdict is Verdict.XPASS
     location = listed["two.passes"].location
-    assert location.endswith(":7")
+    assert location.endswith(":9")
     assert out.message == f"listed as a known deviation but passed: remove it from {location}"
     assert out.notes == []
 
@@ -304,3 +332,37 @@ def test_builtin_list(path: Path, corpus_ids: set[str]) -> None:
             assert getattr(deviation, field).strip(), f"{deviation.location}: empty {field}"
         assert deviation.location.startswith(f"harness/adapters/deviations/{path.name}:")
     assert deviations_for(client) == loaded
+
+
+# --- what every built-in entry must say ------------------------------------------------------
+
+_QUOTE_FROM = re.compile(r"^(RFC \d+|\[MS-[A-Z]+\]) §\d+(\.\d+)*$")
+
+
+@pytest.fixture(scope="module")
+def scenario_files() -> dict[str, Path]:
+    return {s.id: Path(s.path) for s in load_scenarios([corpus_path()])}
+
+
+@pytest.fixture(scope="module")
+def catalogued_rules() -> set[str]:
+    data = yaml.safe_load(Path(harness.__file__).with_name("catalogue.yaml").read_text("utf-8"))
+    return {rule["id"] for rule in data["rules"]}
+
+
+@pytest.mark.parametrize("path", BUILTIN_FILES, ids=lambda p: p.stem)
+def test_builtin_entries_cite_rule_words_and_trigger(
+    path: Path, scenario_files: dict[str, Path], catalogued_rules: set[str]
+) -> None:
+    """A rule the client breaks, the RFC words it rests on, and a trigger the scenario holds."""
+    for deviation in load_deviations(path).values():
+        where = deviation.location
+        assert deviation.rule in catalogued_rules, f"{where}: rule {deviation.rule} not catalogued"
+        assert _QUOTE_FROM.match(deviation.quote_from), (
+            f"{where}: quote_from {deviation.quote_from!r}"
+        )
+        assert len(deviation.quote.split()) >= 5, f"{where}: the quote is not the RFC's words"
+        assert deviation.quote not in deviation.reason, f"{where}: the quote repeats the reason"
+        text = scenario_files[deviation.scenario].read_text(encoding="utf-8")
+        for part in deviation.trigger.split(" / "):
+            assert part in text, f"{where}: trigger {part!r} is not in the scenario file"

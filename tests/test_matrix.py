@@ -174,6 +174,8 @@ def test_matrix_deviations_file_for_one_of_two_clients(
         "deviations:\n"
         "  - scenario: matrix.expects-noop\n"
         "    rule: R-TEST-1\n"
+        "    quote_from: RFC 5321 §4.2\n"
+        "    quote: the words the entry rests on\n"
         "    reason: the test lists it\n"
         "    trigger: always\n"
     )

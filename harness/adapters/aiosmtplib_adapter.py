@@ -1,12 +1,20 @@
-"""The ``aiosmtplib`` adapter (optional dependency: ``pip install aiosmtplib``)."""
+"""The ``aiosmtplib`` adapter (optional dependency: ``pip install aiosmtplib``).
+
+As aiosmtplib's documentation tells an application: ``sendmail()`` for an ASCII message (its
+documented input), ``send_message()`` for one with 8-bit content or a non-ASCII address (it then
+adds BODY=8BITMIME and SMTPUTF8, or downgrades the body to 7 bit without 8BITMIME). Options are
+passed through unchecked, so DSN parameters go out only when DSN was advertised, ENVID as xtext.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 from typing import Any
 
 from harness.adapters.base import Capabilities, Target
-from harness.adapters.smtplib_adapter import dsn_options
+from harness.adapters.smtplib_adapter import dsn_options, needs_smtputf8
 from harness.errors import AdapterError
 from harness.outcome import ClientOutcome
 from harness.scenario.model import ClientTask, TlsMode
@@ -66,14 +74,28 @@ class AiosmtplibAdapter:
                     if failure is not None:
                         await client.rset()
                     try:
-                        mail_options, rcpt_options = dsn_options(task)
-                        errors, _ = await client.sendmail(
-                            task.mail_from,
-                            list(task.rcpt_to),
-                            task.message,
-                            mail_options=mail_options,
-                            rcpt_options=rcpt_options,
+                        # The library's own EHLO-or-HELO step, as sendmail() would run it, so
+                        # that the extension check below sees the session's real list.
+                        await client._ehlo_or_helo_if_needed()
+                        mail_options, rcpt_options = (
+                            dsn_options(task) if client.supports_extension("dsn") else ([], [])
                         )
+                        if task.message.isascii() and not needs_smtputf8(task):
+                            errors, _ = await client.sendmail(
+                                task.mail_from,
+                                list(task.rcpt_to),
+                                task.message,
+                                mail_options=mail_options,
+                                rcpt_options=rcpt_options,
+                            )
+                        else:
+                            errors, _ = await client.send_message(
+                                email.message_from_bytes(task.message, policy=email.policy.default),
+                                sender=task.mail_from,
+                                recipients=list(task.rcpt_to),
+                                mail_options=mail_options,
+                                rcpt_options=rcpt_options,
+                            )
                         recipients.update({r: 250 for r in task.rcpt_to if r not in errors})
                         recipients.update({r: resp.code for r, resp in errors.items()})
                     except lib.SMTPRecipientsRefused as exc:

@@ -4,6 +4,11 @@
 ``auth()`` with the task's preferred mechanism), ``sendmail()``, ``verify()``, ``expn()``,
 ``noop()``, ``rset()``, ``HELP`` through ``docmd`` (``help()`` drops the reply code), ``quit()``.
 
+smtplib passes MAIL and RCPT options through as given, so the adapter does what an application
+must: DSN parameters only when DSN was advertised, ENVID as xtext, and for non-ASCII addresses the
+options ``send_message()`` itself adds (SMTPUTF8 and BODY=8BITMIME, or a refusal without SMTPUTF8).
+A 421 to a command ends the session: ``rset()``, ``noop()`` and friends return it instead of raising.
+
 TLS is driven with the run's verifying context: ``starttls(context=...)`` and
 ``SMTP_SSL(context=...)``. Called without a context, as many examples do, smtplib verifies
 nothing (``ssl._create_stdlib_context()``: CERT_NONE, no host-name check) and fails every
@@ -18,10 +23,11 @@ import contextlib
 import smtplib
 
 from harness.adapters.base import Capabilities, Target
+from harness.client.machine import xtext
 from harness.outcome import ClientOutcome
 from harness.scenario.model import ClientTask, TlsMode
 
-__all__ = ["SmtplibAdapter", "dsn_options"]
+__all__ = ["SmtplibAdapter", "dsn_options", "needs_smtputf8"]
 
 
 def _text(message: bytes | str) -> str:
@@ -80,9 +86,19 @@ class SmtplibAdapter:
             for op in task.operations:
                 if op.kind == "send":
                     if failure is not None:
-                        client.rset()
+                        code, text = client.rset()
+                        if code == 421:
+                            return failed(code, _text(text))
                     try:
-                        mail_options, rcpt_options = dsn_options(task)
+                        mail_options, rcpt_options = (
+                            dsn_options(task) if client.has_extn("dsn") else ([], [])
+                        )
+                        if needs_smtputf8(task):  # what send_message() does for such addresses
+                            if not client.has_extn("smtputf8"):
+                                raise smtplib.SMTPNotSupportedError(
+                                    "a non-ASCII address needs SMTPUTF8, not advertised"
+                                )
+                            mail_options += ["SMTPUTF8", "BODY=8BITMIME"]
                         refused = client.sendmail(
                             task.mail_from,
                             list(task.rcpt_to),
@@ -98,16 +114,11 @@ class SmtplibAdapter:
                         failure = failed(first[0], _text(first[1]))
                     except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
                         failure = failed(exc.smtp_code, _text(exc.smtp_error))
-                elif op.kind == "vrfy":
-                    replies.append(client.verify(op.argument)[0])
-                elif op.kind == "expn":
-                    replies.append(client.expn(op.argument)[0])
-                elif op.kind == "noop":
-                    replies.append(client.noop()[0])
-                elif op.kind == "rset":
-                    replies.append(client.rset()[0])
-                elif op.kind == "help":
-                    replies.append(client.docmd("HELP", op.argument)[0])
+                else:
+                    code, text = _operation(client, op.kind, op.argument)
+                    replies.append(code)
+                    if code == 421:  # the server is closing (RFC 5321 §3.8): nothing more to send
+                        return failed(code, _text(text))
             with contextlib.suppress(smtplib.SMTPServerDisconnected):
                 client.quit()  # no 221 after the work is done is harmless (R-QUIT-1)
         except smtplib.SMTPResponseException as exc:
@@ -122,13 +133,31 @@ class SmtplibAdapter:
         return ClientOutcome.success(task, recipients, replies)
 
 
+def _operation(client: smtplib.SMTP, kind: str, argument: str) -> tuple[int, bytes]:
+    if kind == "vrfy":
+        return client.verify(argument)
+    if kind == "expn":
+        return client.expn(argument)
+    if kind == "noop":
+        return client.noop()
+    if kind == "rset":
+        return client.rset()
+    return client.docmd("HELP", argument)
+
+
+def needs_smtputf8(task: ClientTask) -> bool:
+    """Whether the envelope has a non-ASCII address (RFC 6531 §3.4)."""
+    return not "".join([task.mail_from, *task.rcpt_to]).isascii()
+
+
 def dsn_options(task: ClientTask) -> tuple[list[str], list[str]]:
-    """DSN parameters the way an application passes them to sendmail() (smtplib adds them
-    whenever the session is ESMTP; it does not check that DSN was advertised)."""
+    """DSN parameters as an application writes them for sendmail(): the libraries pass options
+    through unchecked, so the caller sends them only when DSN was advertised (RFC 3461 §4) and
+    writes ENVID as xtext."""
     if task.dsn is None:
         return [], []
     mail = ([f"RET={task.dsn.ret}"] if task.dsn.ret else []) + (
-        [f"ENVID={task.dsn.envid}"] if task.dsn.envid else []
+        [f"ENVID={xtext(task.dsn.envid)}"] if task.dsn.envid else []
     )
     rcpt = ["NOTIFY=" + ",".join(task.dsn.notify)] if task.dsn.notify else []
     return mail, rcpt
