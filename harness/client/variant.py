@@ -81,7 +81,7 @@ VARIANTS: dict[str, ClientVariant] = {
     "rset-quit": ClientVariant(rset_before_quit=True),
     "regenerate": ClientVariant(regenerate=True),
     "local-refusal": ClientVariant(refuse_before_connect=True),
-    "no-smtputf8": ClientVariant(smtputf8=False, refuse_before_connect=True),
+    "no-smtputf8": ClientVariant(smtputf8=False),
     "lost-connection": ClientVariant(report_lost_connection=True),
     "auth-last": ClientVariant(auth_order="last-offered"),
     "auth-seeded": ClientVariant(auth_order="seeded", seed=1),

@@ -320,7 +320,7 @@ def test_parse_variant_combines_names_and_rejects_unknown_ones() -> None:
     assert both == ClientVariant(helo=True, quit_after_error=False)
     assert both.describe() == "helo=True, quit_after_error=False"
     assert STRICT.describe() == "strict"
-    with pytest.raises(AdapterError, match="no reference client variant named 'hello'.*helo"):
+    with pytest.raises(AdapterError, match=r"no reference client variant named 'hello'.*helo"):
         parse_variant("helo+hello")
 
 
