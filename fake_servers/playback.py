@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harness.errors import RemoteProtocolError
 from harness.matchers import MatchContext, Mismatch, match_content, match_step
@@ -39,6 +39,7 @@ from harness.scenario.model import (
     ClientStep,
     Close,
     Delay,
+    Level,
     Scenario,
     Send,
     StartTls,
@@ -264,6 +265,11 @@ class Playback:
         self._auth_unit: Unit | None = None
         self._last_verb = ""
         self._rset_before_quit = False  # an unscripted RSET was answered; QUIT must follow
+        # The script's own ``close`` step ran (the server hung up, not just the end of script).
+        self.hung_up = False
+        # The client said HELO where the script has EHLO: the keywords the scripted EHLO reply
+        # would have offered (RFC 5321 §3.2 lets a client use HELO). None: no such substitution.
+        self.helo_for_ehlo: tuple[str, ...] | None = None
 
     # -- inputs --
 
@@ -321,6 +327,9 @@ class Playback:
                     expected=unit.head.describe(),
                     actual=f"{len(content)} octets in {len(chunks)} chunk(s)",
                     hint=str(mismatch),
+                    rule=mismatch.rule,
+                    level=mismatch.level or unit.head.level,
+                    wire=mismatch.level is not None,
                 )
             )
         return self._run_unit(unit)
@@ -372,8 +381,12 @@ class Playback:
         return self._run_unit(unit)
 
     def on_error(self, kind: str, message: str, *, send_abort: bool = True) -> list[Action]:
-        """A protocol or TLS error seen by the server: the session fails."""
-        return self._fail(self._failure_here(kind, message), send_abort=send_abort)
+        """A protocol or TLS error seen by the server: the session fails. A protocol error
+        (bare LF in a command, an over-long line, bytes after STARTTLS) breaks a wire rule."""
+        failure = self._failure_here(kind, message)
+        if kind == "protocol":
+            failure = replace(failure, level=Level.MUST, wire=True)
+        return self._fail(failure, send_abort=send_abort)
 
     def pending_steps(self) -> list[str]:
         """Descriptions of the steps that could come next (for reports)."""
@@ -475,6 +488,9 @@ class Playback:
             self._rset_before_quit = True
             enhanced = self.extensions is not None and self.extensions.has("ENHANCEDSTATUSCODES")
             return [Send(data=b"250 2.0.0 OK\r\n" if enhanced else b"250 OK\r\n")]
+        helo = self._helo_in_place_of_ehlo(actual, candidates)
+        if helo is not None:
+            return helo
         unit, mismatch = _closest(mismatches, actual)
         return self._fail(
             Failure(
@@ -484,8 +500,45 @@ class Playback:
                 expected=" | ".join(dict.fromkeys(_describe(u) for u, _ in mismatches)),
                 actual=shown,
                 hint=str(mismatch),
+                rule=mismatch.rule,
+                level=mismatch.level or _step_level(unit),
+                wire=mismatch.level is not None,
             )
         )
+
+    def _helo_in_place_of_ehlo(
+        self, actual: Command | DataReceived, candidates: list[tuple[Unit, Stack]]
+    ) -> list[Action] | None:
+        """Take a HELO where the script expects EHLO, if the task needs no extension.
+
+        RFC 5321 §3.2 lets a client open with HELO; it then uses no extension. The server
+        answers as the scripted server would answer HELO (a single 250 with the same domain,
+        or the scripted 421/4xx), and the script goes on with no extensions advertised: a later
+        step that only an EHLO client could take ends the run as not-exercised, while the wire
+        rules still hold. None: this is not such a case.
+        """
+        if not isinstance(actual, Command) or actual.verb != "HELO" or self.helo_for_ehlo:
+            return None
+        if self.scenario.client.required_extension or self.extensions is not None:
+            return None
+        for unit, after in candidates:
+            head = unit.head
+            if not (
+                isinstance(head, ClientStep)
+                and head.kind == "match"
+                and head.expected.upper().startswith("EHLO ")
+            ):
+                continue
+            if match_step(
+                replace(head, expected="HELO" + head.expected[4:]), actual, self._context()
+            ):
+                return None  # the HELO argument itself is wrong: report the EHLO mismatch
+            reply, keywords = _helo_reply(unit.actions)
+            self.helo_for_ehlo = keywords
+            self._stack = after
+            self._last_verb = "HELO"
+            return self._run_unit(Unit(head=head, actions=reply))
+        return None
 
     def _run_unit(self, unit: Unit) -> list[Action]:
         actions = list(unit.actions)
@@ -530,6 +583,7 @@ class Playback:
                 self.extensions = None  # RFC 3207 §4.2: everything learned before TLS is void
             if isinstance(action, Close):
                 self.finished = True
+                self.hung_up = True
             if not isinstance(action, Send):
                 continue
             sent += action.data
@@ -722,6 +776,37 @@ class Playback:
         return self._auth_next()
 
 
+def _helo_reply(actions: tuple[Action, ...]) -> tuple[tuple[Action, ...], tuple[str, ...]]:
+    """The scripted EHLO reply turned into a HELO reply, and the keywords it advertised.
+
+    A 250 becomes ``250 <its first line>`` (RFC 5321 §4.1.1.1: HELO gets a single-line 250 with
+    the domain); any other reply (a 421, a 554) is kept as scripted, since it answers any
+    command. Delays and other server steps are kept; a split into pieces is kept only if it
+    still fits.
+    """
+    out: list[Action] = []
+    keywords: tuple[str, ...] = ()
+    replaced = False
+    for action in actions:
+        if isinstance(action, Send) and not replaced:
+            replaced = True
+            parser = ReplyParser(allow_bare_lf=True)
+            parser.receive_data(action.data)
+            event: object
+            try:
+                event = parser.next_event()
+            except RemoteProtocolError:
+                event = _salvage_ehlo(action.data)
+            if isinstance(event, Reply) and event.code == 250:
+                keywords = tuple(Extensions.from_reply(event).keywords)
+                first = event.lines[0] if event.lines else b""
+                data = b"250 " + first + b"\r\n" if first else b"250\r\n"
+                fits = action.split is None or all(o < len(data) for o in action.split)
+                action = replace(action, data=data, split=action.split if fits else None)
+        out.append(action)
+    return tuple(out), keywords
+
+
 def _salvage_ehlo(sent: bytes) -> Reply | None:
     """The 250 lines of an EHLO reply in broken framing, as a lenient client would read them."""
     lines = [m.group(1) for m in _LINE_250.finditer(sent)]
@@ -754,6 +839,10 @@ def _is_silence(unit: Unit) -> bool:
 
 def _silence_seconds(unit: Unit) -> float:
     return unit.head.seconds if isinstance(unit.head, ClientStep) else 0.0
+
+
+def _step_level(unit: Unit) -> Level | None:
+    return unit.head.level if unit.head is not None else None
 
 
 def _describe(unit: Unit) -> str:

@@ -37,6 +37,9 @@ class Session:
     pending: list[str] = field(default_factory=list)  # steps still expected when it ended
     fault: str = ""  # the session-ending fault that hit it, if any
     data_accepted: bool = False  # the server sent a 2xx to a message's content
+    server_closed: bool = False  # the script's own close step hung up on the client
+    # The client said HELO where the script has EHLO: what that EHLO reply would have offered.
+    helo_for_ehlo: tuple[str, ...] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -230,6 +233,8 @@ class _Connection:
         self.session.failure = self.playback.failure
         self.session.complete = self.playback.finished and self.playback.failure is None
         self.session.pending = self.playback.pending_steps()
+        self.session.server_closed = self.playback.hung_up and self.playback.failure is None
+        self.session.helo_for_ehlo = self.playback.helo_for_ehlo
         if self.playback.failure is not None:
             self.note(f"FAILED: {self.playback.failure.message}")
 

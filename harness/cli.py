@@ -21,15 +21,14 @@ from harness.deviations import apply_deviations, deviations_for
 from harness.errors import AdapterError, ScenarioError
 from harness.faults import Fault, parse_fault
 from harness.report.matrix import format_matrix_html, format_matrix_markdown, format_matrix_text
-from harness.report.text import format_failure, format_result_line, format_summary
-from harness.results import Result, Verdict
+from harness.report.text import format_failure, format_result_line, format_summary, shows_detail
+from harness.results import Result, Verdict, count_verdicts
 from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
 from harness.scenario.model import Scenario, TlsMode
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-BAD_VERDICTS = (Verdict.FAIL, Verdict.ERROR, Verdict.XPASS)
 
 
 def _keyword_filter(expr: str) -> Callable[[Scenario], bool]:
@@ -77,6 +76,7 @@ def _run_one_client(
     jobs: int | None = None,
     faults: tuple[Fault, ...] = (),
     seed: int = 0,
+    strict: bool = False,
 ) -> list[Result]:
     from harness.runner import default_jobs, run_scenarios  # imports the servers: only when running
 
@@ -84,7 +84,7 @@ def _run_one_client(
     deviations = deviations_for(adapter.name, deviation_files)
 
     def judged(result: Result) -> None:
-        show(apply_deviations(result, deviations))
+        show(apply_deviations(result, deviations, strict=strict))
 
     return asyncio.run(
         run_scenarios(
@@ -119,15 +119,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.jobs,
         faults,
         seed,
+        args.strict,
     )
-    bad = [r for r in results if r.verdict in BAD_VERDICTS]
-    for result in bad:
-        print()
-        print(format_failure(result))
+    for result in results:
+        if shows_detail(result, strict=args.strict):
+            print()
+            print(format_failure(result))
     if args.report_json:
         report = {
             "client": results[0].client if results else args.client,
+            "strict": args.strict,
             "summary": format_summary(results),
+            "counts": {v.value: n for v, n in count_verdicts(results).items()},
             "results": [
                 {
                     **r.to_json(),
@@ -143,6 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         Path(args.report_json).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print()
     print(format_summary(results))
+    bad = any(r.verdict.fails_run(strict=args.strict) for r in results)
     return EXIT_FAILED if bad else EXIT_OK
 
 
@@ -153,14 +157,20 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         print(
             f"running {len(scenarios)} scenarios against {client} ...", file=sys.stderr, flush=True
         )
-        results = _run_one_client(scenarios, client, args.deviations, lambda r: None, args.jobs)
+        results = _run_one_client(
+            scenarios, client, args.deviations, lambda r: None, args.jobs, strict=args.strict
+        )
         columns[results[0].client if results else client] = {r.scenario.id: r for r in results}
     print(format_matrix_text(scenarios, columns))
     if args.markdown:
         Path(args.markdown).write_text(format_matrix_markdown(scenarios, columns))
     if args.html:
         Path(args.html).write_text(format_matrix_html(scenarios, columns))
-    bad = any(r.verdict in BAD_VERDICTS for column in columns.values() for r in column.values())
+    bad = any(
+        r.verdict.fails_run(strict=args.strict)
+        for column in columns.values()
+        for r in column.values()
+    )
     return EXIT_FAILED if bad else EXIT_OK
 
 
@@ -317,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="a known-deviations file for the client (adds to the built-in one)",
     )
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="non-strict results (a SHOULD not followed) fail the run too",
+    )
     run.set_defaults(func=cmd_run)
 
     matrix = sub.add_parser(
@@ -333,6 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument("--jobs", "-j", type=int, default=None, metavar="N")
     matrix.add_argument("--markdown", metavar="FILE", help="also write the matrix as Markdown")
     matrix.add_argument("--html", metavar="FILE", help="also write the matrix as HTML")
+    matrix.add_argument(
+        "--strict",
+        action="store_true",
+        help="non-strict results (a SHOULD not followed) fail the run too",
+    )
     matrix.set_defaults(func=cmd_matrix)
 
     serve = sub.add_parser("serve", help="serve one scenario for any client to connect to")

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.corpus import report_path
 from harness.errors import ScenarioError
 from harness.results import Result, Verdict
 from harness.yaml_nodes import compose, node_line
@@ -76,7 +77,7 @@ def load_deviations(path: str | Path, *, client: str | None = None) -> dict[str,
             rule=r.string(d["rule"], f"{field}.rule"),
             reason=r.string(d["reason"], f"{field}.reason"),
             trigger=r.string(d["trigger"], f"{field}.trigger"),
-            location=f"{p}:{node_line(item)}",
+            location=f"{report_path(p)}:{node_line(item)}",
         )
     return out
 
@@ -102,17 +103,28 @@ def entries_client(path: str | Path) -> str:
     return r.string(keys["client"], "client")
 
 
-def apply_deviations(result: Result, deviations: dict[str, Deviation]) -> Result:
-    """Turn the verdict of a listed scenario into xfail (it failed) or xpass (it passed)."""
+def apply_deviations(
+    result: Result, deviations: dict[str, Deviation], *, strict: bool = False
+) -> Result:
+    """Turn the verdict of a listed scenario into xfail (it failed) or xpass (it did not).
+
+    A list names failures: a listed scenario that now grades pass, non-strict, info or
+    not-exercised is xpass, so an entry whose rule turned out to be a SHOULD (or the client's
+    behaviour legal) is removed from the list. With ``strict``, a non-strict result counts as
+    the failure the entry names. Skips and errors are left as they are: they say nothing.
+    """
     deviation = deviations.get(result.scenario.id)
-    if deviation is None:
+    if deviation is None or result.verdict in (Verdict.SKIP, Verdict.ERROR):
         return result
-    if result.verdict is Verdict.FAIL:
+    if result.verdict is Verdict.FAIL or (strict and result.verdict is Verdict.NON_STRICT):
         result.verdict = Verdict.XFAIL
         result.notes.append(f"{deviation.describe()} [{deviation.location}]")
-    elif result.verdict is Verdict.PASS:
+    else:
+        graded = (
+            "passed" if result.verdict is Verdict.PASS else f"was graded {result.verdict.value}"
+        )
         result.verdict = Verdict.XPASS
         result.message = (
-            f"listed as a known deviation but passed: remove it from {deviation.location}"
+            f"listed as a known deviation but {graded}: remove it from {deviation.location}"
         )
     return result

@@ -16,7 +16,7 @@ from harness.protocol.commands import Command, parse_path_argument
 from harness.protocol.data import bare_line_end_offsets, dot_stuff, dot_unstuff
 from harness.protocol.ehlo import Extensions
 from harness.protocol.events import DataReceived
-from harness.scenario.model import ClientStep, ClientTask
+from harness.scenario.model import ClientStep, ClientTask, Level
 from harness.scenario.patterns import PLACEHOLDERS, compile_pattern
 
 __all__ = [
@@ -46,12 +46,19 @@ PARAMETER_EXTENSIONS = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Mismatch:
-    """Why an expected step did not match: the field, both sides, and a hint with the rule."""
+    """Why an expected step did not match: the field, both sides, and a hint with the rule.
+
+    ``rule`` and ``level`` are set for the wire rules that hold in every scenario whatever path
+    the client takes (CRLF line ends, command syntax, advertised extensions only): such a
+    mismatch is a MUST failure even where the client legally took another path (HELO).
+    """
 
     field: str
     expected: str
     actual: str
     hint: str = ""
+    rule: str = ""
+    level: Level | None = None
 
     def __str__(self) -> str:
         text = f"{self.field}: expected {self.expected}, got {self.actual}"
@@ -82,7 +89,14 @@ def _match_path_command(
     try:
         actual = parse_path_argument(cmd.argument, keyword)
     except RemoteProtocolError as exc:
-        return Mismatch(field="syntax", expected=step.expected, actual=cmd.text, hint=str(exc))
+        return Mismatch(
+            field="syntax",
+            expected=step.expected,
+            actual=cmd.text,
+            hint=str(exc),
+            rule="R-TX-1",
+            level=Level.MUST,
+        )
     expected = parse_path_argument(pattern_arg, keyword)
     if not _fits(expected.address, actual.address):
         return Mismatch(
@@ -103,6 +117,8 @@ def _match_path_command(
                 expected=f"only parameters of advertised extensions ({needed} was not advertised)",
                 actual=cmd.text,
                 hint="RFC 5321 §2.2: an extension may be used only if the EHLO reply advertised it",
+                rule="R-EXT-1",
+                level=Level.MUST,
             )
     return None
 
@@ -168,6 +184,8 @@ def _match_data(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
             expected="CRLF only",
             actual=f"bare CR or LF at offset {bare[0]}",
             hint="RFC 5321 §2.3.8: bare CR and LF must not be sent",
+            rule="R-LINE-1",
+            level=Level.MUST,
         )
     content = dot_unstuff(wire)
     expected = dot_unstuff(dot_stuff(ctx.task.message))
@@ -185,11 +203,13 @@ def _match_data(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
     ]
     early_end = _ended_at_unstuffed_dot(content, expected)
     if early_end:
-        return replace(mismatch, hint=f"{early_end}; {mismatch.hint}")
+        return replace(
+            mismatch, hint=f"{early_end}; {mismatch.hint}", rule="R-DOT-1", level=Level.MUST
+        )
     if unstuffed_dot_lines:
         first = unstuffed_dot_lines[0]
         note = f"wire line {first} starts with '.' but was not dot-stuffed (RFC 5321 §4.5.2)"
-        return replace(mismatch, hint=f"{note}; {mismatch.hint}")
+        return replace(mismatch, hint=f"{note}; {mismatch.hint}", rule="R-DOT-1", level=Level.MUST)
     return mismatch
 
 
@@ -256,6 +276,8 @@ def _match_bdat(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
             expected="BDAT only after CHUNKING was advertised",
             actual=actual.text,
             hint="RFC 3030 §2 (R-BDAT-1)",
+            rule="R-BDAT-1",
+            level=Level.MUST,
         )
     if not _BDAT_ARGUMENT.fullmatch(actual.argument):
         return Mismatch(

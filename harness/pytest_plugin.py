@@ -56,6 +56,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FILE",
         help="a known-deviations file (adds to the client's built-in list)",
     )
+    group.addoption(
+        "--smtp-strict",
+        action="store_true",
+        default=False,
+        help="non-strict results (a SHOULD not followed) fail, as MUST failures do",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -138,12 +144,20 @@ class ScenarioItem(pytest.Item):
         from harness.runner import run_scenario
 
         result = asyncio.run(run_scenario(self.scenario, self._adapter()))
+        self.user_properties.append(("smtp_grade", result.verdict.value))
+        strict = bool(self.config.getoption("smtp_strict"))
         if result.verdict is Verdict.SKIP:
             pytest.skip(result.message)
         if result.verdict is Verdict.ERROR:
             raise ScenarioError(result)
-        if result.verdict is not Verdict.PASS:
+        if result.verdict.fails_run(strict=strict) or result.verdict is Verdict.NON_STRICT:
+            if result.verdict is Verdict.NON_STRICT and not strict:
+                # A SHOULD not followed: reported under its own grade, never a failure.
+                self.add_report_section("call", "smtp-harness", _grade_text(result))
+                return
             raise ScenarioFailed(result)
+        if result.verdict is not Verdict.PASS:
+            self.add_report_section("call", "smtp-harness", _grade_text(result))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ScenarioFailed | ScenarioError):
@@ -157,6 +171,30 @@ class ScenarioItem(pytest.Item):
 
 
 _ADAPTERS = pytest.StashKey[dict[str, "ClientAdapter"]]()
+
+# Grades that pass but are worth seeing: their own word in the summary line, like xfail.
+_SOFT_GRADES = {"non-strict": ("N", "NON-STRICT"), "info": ("I", "INFO")}
+_SOFT_GRADES["not-exercised"] = ("o", "NOT-EXERCISED")
+
+
+def _grade_text(result: Result) -> str:
+    from harness.report.text import format_grade
+
+    return f"{format_grade(result)}: {result.message}"
+
+
+def pytest_report_teststatus(
+    report: pytest.TestReport, config: pytest.Config
+) -> tuple[str, str, str] | None:
+    """Show non-strict, info and not-exercised results under their grade, not as plain passes
+    (they do not fail the run; ``--smtp-strict`` makes non-strict fail)."""
+    if report.when != "call" or not report.passed:
+        return None
+    grade = dict(report.user_properties).get("smtp_grade")
+    if isinstance(grade, str) and grade in _SOFT_GRADES:
+        letter, word = _SOFT_GRADES[grade]
+        return grade, letter, word
+    return None
 
 
 # --- fixtures for people testing their own code ----------------------------------------------

@@ -12,17 +12,17 @@ from fake_servers.scripted import ScriptedServer, Session
 from fake_servers.tls import TlsMaterial
 from harness.adapters.base import ClientAdapter, Target, unsupported_reason
 from harness.faults import Fault, FaultPlan
+from harness.judge import Evidence, SessionEvidence, judge
 from harness.outcome import ClientOutcome
 from harness.results import Result, Verdict
-from harness.scenario.model import AnyOf, AuthStep, Outcome, Scenario, Send, Step, Unordered
-from harness.transcript import Transcript
+from harness.scenario.model import AnyOf, AuthStep, Limits, Scenario, Send, Step, Unordered
 
-__all__ = ["default_jobs", "judge", "run_scenario", "run_scenarios"]
+__all__ = ["default_jobs", "run_scenario", "run_scenarios"]
 
 # After the client is done, how long the server may take to see the connection end.
 SESSION_GRACE = 1.0
-# After the server's session has ended, how long the client may take to report its outcome.
-CLIENT_GRACE = 1.0
+# After the server failed the session, how long a client still running may take to report.
+FAILED_SESSION_GRACE = 1.0
 
 
 async def run_scenario(
@@ -35,9 +35,10 @@ async def run_scenario(
 ) -> Result:
     """Serve ``scenario`` on a fresh loopback port, run ``adapter`` against it, and judge.
 
-    The verdict is reached within ``limits.total`` plus ``limits.read`` and a second of grace,
+    The verdict is reached within ``limits.total`` plus ``limits.read`` and the grace,
     whatever the client does. ``faults`` (added to the scenario's own) and ``seed`` make a
-    reproducible fault-injection run (see harness.faults).
+    reproducible fault-injection run (see harness.faults). The runner only gathers evidence;
+    harness.judge decides.
     """
     started = time.monotonic()
     reason = unsupported_reason(adapter, scenario)
@@ -45,7 +46,6 @@ async def run_scenario(
         return Result(scenario=scenario, client=adapter.name, verdict=Verdict.SKIP, message=reason)
     tls = tls or TlsMaterial.shared()
     limits = scenario.limits
-    outcome: ClientOutcome | None = None
     notes: list[str] = []
     all_faults = scenario.faults + tuple(faults)
     plan = FaultPlan(
@@ -77,60 +77,42 @@ async def run_scenario(
             message=f"{type(exc).__name__}: {exc}",
             duration=time.monotonic() - started,
         )
-    result = judge(scenario, adapter, outcome, session.transcript if session else Transcript())
-    if session is None:
-        result.verdict, result.message = (
-            Verdict.FAIL,
-            "the client never connected (or its session never ended)",
-        )
-    elif result.verdict is Verdict.PASS and session.failure is not None:
-        result.verdict, result.message = Verdict.FAIL, session.failure.message
-    if session is not None and session.fault and session.failure is None:
-        # The script stopped at an injected fault: judge only what must hold whatever happens.
-        result = _judge_after_fault(scenario, adapter, outcome, session)
-    elif session is not None:
-        result.failure = session.failure
-        if session.failure is not None:
-            result.verdict = Verdict.FAIL
-            result.message = session.failure.message
-        elif not session.complete and result.verdict is Verdict.PASS:
-            result.verdict = Verdict.FAIL
-            result.message = "the session ended before the script did; expected: " + " | ".join(
-                session.pending
-            )
-    result.notes += notes
-    if plan and result.verdict is Verdict.FAIL and "(seed " not in result.message:
-        result.message += f" [faults: {plan.describe()}]"
+    evidence = Evidence(
+        scenario=scenario,
+        client=adapter.name,
+        reports_codes=adapter.capabilities.reports_codes,
+        outcome=outcome,
+        session=_session_evidence(session) if session is not None else None,
+        faults=plan.describe() if plan else "",
+    )
+    result = judge(evidence)
+    result.notes = notes + result.notes
     result.duration = time.monotonic() - started
     return result
 
 
-def _judge_after_fault(
-    scenario: Scenario, adapter: ClientAdapter, outcome: ClientOutcome | None, session: Session
-) -> Result:
-    """After a session-ending fault: the client must have reported in time, and must not claim
-    a delivery the server never accepted."""
-    result = Result(
-        scenario=scenario,
-        client=adapter.name,
-        verdict=Verdict.PASS,
-        outcome=outcome,
+def _session_evidence(session: Session) -> SessionEvidence:
+    return SessionEvidence(
         transcript=session.transcript,
+        failure=session.failure,
+        ended=session.done.is_set(),
+        complete=session.complete,
+        pending=tuple(session.pending),
+        fault=session.fault,
+        data_accepted=session.data_accepted,
+        server_closed=session.server_closed,
+        helo_for_ehlo=session.helo_for_ehlo,
     )
-    if outcome is None and session.fault.startswith("stall"):
-        # RFC 5321 §4.5.3.2 lets a client wait minutes for a reply: still waiting is no fault.
-        result.notes.append(
-            f"the client was still waiting when the run ended, after {session.fault}"
-        )
-    elif outcome is None:
-        result.verdict = Verdict.FAIL
-        result.message = f"the client reported nothing after the fault {session.fault}"
-    elif (
-        outcome.outcome is Outcome.DELIVERED and scenario.client.sends and not session.data_accepted
-    ):
-        result.verdict = Verdict.FAIL
-        result.message = f"the client reported delivered, but the fault {session.fault} came before the server accepted the message"
-    return result
+
+
+def _grace(watcher: asyncio.Future[Session | None], limits: Limits) -> float:
+    """How long a client still running after the server's end may take to report: the whole
+    ``limits.grace`` when its outcome decides the verdict, a moment when the server has already
+    failed it (its outcome can change the grade only in rare cases)."""
+    session = watcher.result()
+    if session is not None and session.failure is not None:
+        return min(FAILED_SESSION_GRACE, limits.grace)
+    return limits.grace
 
 
 def _count_writes(steps: tuple[Step, ...]) -> int:
@@ -157,9 +139,9 @@ async def _deliver_and_watch(
 ) -> tuple[ClientOutcome | None, Session | None]:
     """Run the client while watching the server side.
 
-    Once the server's session has ended, the client gets CLIENT_GRACE seconds more to report,
-    not the whole time limit: a client that hangs after the server gave up must not hold the
-    verdict back.
+    Once the server's session has ended, the client gets ``limits.grace`` seconds more to
+    report, not the whole time limit: a client that hangs after the server gave up must not hold
+    the verdict back, and a real program may take a second or two to exit.
     """
     limits = scenario.limits
     deadline = time.monotonic() + limits.total
@@ -171,7 +153,7 @@ async def _deliver_and_watch(
         )
         if not client.done():
             remaining = max(0.0, deadline - time.monotonic())
-            wait = min(CLIENT_GRACE, remaining) if watcher.done() else remaining
+            wait = min(_grace(watcher, limits), remaining) if watcher.done() else remaining
             await asyncio.wait({client}, timeout=wait)
         outcome: ClientOutcome | None = None
         if client.done():
@@ -183,6 +165,8 @@ async def _deliver_and_watch(
         # A client that never connected gets a short grace; a session under way gets its read limit.
         wait = limits.read + SESSION_GRACE if server.sessions else SESSION_GRACE
         session = await server.first_session(wait)
+        if session is None and server.sessions:
+            session = server.sessions[0]  # connected, but still holding the connection open
         return outcome, session
     finally:
         for task in (client, watcher):
@@ -190,52 +174,6 @@ async def _deliver_and_watch(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-
-
-def judge(
-    scenario: Scenario,
-    adapter: ClientAdapter,
-    outcome: ClientOutcome | None,
-    transcript: Transcript,
-) -> Result:
-    """Check the client's reported outcome against ``scenario.expect`` (the wire is judged by
-    the server's playback)."""
-    expect = scenario.expect
-
-    def result(verdict: Verdict, message: str = "") -> Result:
-        return Result(
-            scenario=scenario,
-            client=adapter.name,
-            verdict=verdict,
-            message=message,
-            outcome=outcome,
-            transcript=transcript,
-        )
-
-    if outcome is None:
-        return result(Verdict.FAIL, "the client reported no outcome in time")
-    wanted = " or ".join(o.value for o in expect.outcomes)
-    if outcome.outcome not in expect.outcomes:
-        return result(Verdict.FAIL, f"the client reported {outcome.describe()}; expected {wanted}")
-    if not adapter.capabilities.reports_codes:
-        return result(Verdict.PASS)
-    if (
-        outcome.outcome is Outcome.FAILED
-        and expect.codes
-        and not any(c.matches(outcome.code) for c in expect.codes)
-    ):
-        codes = " or ".join(str(c) for c in expect.codes)
-        return result(Verdict.FAIL, f"the client failed with code {outcome.code}; expected {codes}")
-    if expect.replies is not None:
-        got = list(outcome.replies or ())
-        if len(got) != len(expect.replies) or not all(
-            c.matches(g) for c, g in zip(expect.replies, got, strict=False)
-        ):
-            return result(
-                Verdict.FAIL,
-                f"operation replies were {got}; expected {[str(c) for c in expect.replies]}",
-            )
-    return result(Verdict.PASS)
 
 
 def default_jobs() -> int:

@@ -16,6 +16,7 @@ from scenario_texts import wants_noop  # tests/ is on sys.path (rootdir conftest
 from harness.adapters.base import available_adapters
 from harness.cli import main
 from harness.corpus import corpus_path
+from harness.scenario.loader import load_scenarios
 
 CORPUS = corpus_path()
 LOGIN = CORPUS / "auth" / "login.yaml"
@@ -91,7 +92,7 @@ def test_run_failing_scenario(capsys: pytest.CaptureFixture[str], failing: Path)
     assert code == 1
     assert lines[0].startswith("FAIL  cli.expects-noop  [reference]  ")
     assert lines[0].endswith("  - unexpected command")
-    assert "=== cli.expects-noop [reference]: fail" in lines
+    assert "=== cli.expects-noop [reference]: fail (a MUST broken)" in lines
     assert f"    step: {failing}:18" in lines
     assert "    detail: verb: expected NOOP, got MAIL FROM:<alice@example.com>" in lines
     assert "    transcript (time, TLS, S=server C=client *=harness):" in lines
@@ -242,3 +243,44 @@ def test_console_script(failing: Path) -> None:
     bad = subprocess.run([exe, "run", str(failing)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1, bad.stderr
     assert bad.stdout.splitlines()[-1] == "0 passed, 1 failed, 0 skipped"
+
+
+# --- paths in reports ------------------------------------------------------------------------
+
+
+def test_reports_name_corpus_files_from_the_project_root_not_the_install_path(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    report = tmp_path / "r.json"
+    run(
+        capsys,
+        "run",
+        "--client",
+        "smtplib",
+        "-k",
+        "ehlo-421 or cram-md5-challenge-not-base64",
+        "--report-json",
+        str(report),
+    )
+    data = json.loads(report.read_text())
+    paths = {r["path"] for r in data["results"]}
+    assert paths and all(p.startswith("scenarios/") for p in paths), paths
+    notes = " ".join(n for r in data["results"] for n in r["notes"])
+    assert "[harness/adapters/deviations/smtplib.yaml:" in notes
+    assert str(Path.cwd()) not in report.read_text()
+
+
+def test_k_matches_the_corpus_relative_path_not_the_install_location(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    scenarios = load_scenarios([corpus_path()])
+    assert all(s.path.startswith("scenarios/") for s in scenarios)
+    words = " ".join(w for s in scenarios for w in (s.id, s.path, *s.tags)).lower()
+    # Words of where the corpus happens to live (/work/main, .tox/py3/lib/...): none selects.
+    local = [
+        p for p in corpus_path().resolve().parent.parts if p.isalnum() and p.lower() not in words
+    ]
+    assert local, corpus_path()
+    for word in local:
+        code, _, err = run(capsys, "list", "-k", word)
+        assert code == 2 and "no scenarios selected" in err, word

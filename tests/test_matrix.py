@@ -20,12 +20,24 @@ from harness.scenario.model import Scenario
 
 CORPUS = corpus_path()
 LOGIN = CORPUS / "auth" / "login.yaml"
-EHLO_421 = CORPUS / "errors" / "ehlo-421.yaml"  # a built-in known deviation of smtplib
+CRAM = CORPUS / "auth" / "cram-md5-challenge-not-base64.yaml"  # a known deviation of smtplib
 
 MD_HEADER = "| scenario | reference | smtplib |"
 
 # The reference client sends MAIL after EHLO; this script wants NOOP there.
 WANTS_NOOP = wants_noop("matrix.expects-noop")
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The words of each line of the text matrix, up to the blank line before the counts."""
+    lines = text.splitlines()
+    return [line.split() for line in lines[: lines.index("")]]
+
+
+def count_rows(text: str) -> list[list[str]]:
+    """The words of each line of the grade counts under the text matrix."""
+    lines = text.splitlines()
+    return [line.split() for line in lines[lines.index("") + 1 :]]
 
 
 class TableParser(HTMLParser):
@@ -41,13 +53,15 @@ class TableParser(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "table":
             self.tables += 1
+        elif self.tables > 1:
+            return  # the grade counts: see test_html_counts
         elif tag == "tr":
             self.rows.append([])
         elif tag in ("td", "th"):
             self._cell, self._text = (tag, dict(attrs)), []
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._cell is not None:
+        if tag in ("td", "th") and self._cell is not None and self.tables == 1:
             self.rows[-1].append((*self._cell, "".join(self._text)))
             self._cell = None
 
@@ -80,7 +94,7 @@ def test_matrix_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
             "--client",
             "smtplib",
             str(LOGIN),
-            str(EHLO_421),
+            str(CRAM),
             "--markdown",
             str(md),
             "--html",
@@ -92,14 +106,15 @@ def test_matrix_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "running 2 scenarios against reference ..." in err
     assert "running 2 scenarios against smtplib ..." in err
 
+    assert count_rows(out) == [["pass", "2", "1"], ["xfail", "0", "1"]]
     # text: a header, then one row per scenario and one column per client
-    assert [line.split() for line in out.splitlines()] == [
+    assert table_rows(out) == [
         ["scenario", "reference", "smtplib"],
         ["auth.login", "pass", "pass"],
-        ["errors.ehlo-421", "pass", "xfail"],
+        ["auth.cram-md5-challenge-not-base64", "pass", "xfail"],
     ]
 
-    deviation = deviations_for("smtplib")["errors.ehlo-421"]
+    deviation = deviations_for("smtplib")["auth.cram-md5-challenge-not-base64"]
     lines = md.read_text().splitlines()
     assert lines[0] == "# Conformance matrix"
     start = lines.index(MD_HEADER)
@@ -107,19 +122,19 @@ def test_matrix_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         MD_HEADER,
         "|---|---|---|",
         "| `auth.login` | pass | pass |",
-        "| `errors.ehlo-421` | pass | xfail |",
+        "| `auth.cram-md5-challenge-not-base64` | pass | xfail |",
     ]
     assert (
-        f"- errors.ehlo-421 / smtplib: xfail: {deviation.describe()} [{deviation.location}]"
+        f"- auth.cram-md5-challenge-not-base64 / smtplib: xfail: {deviation.describe()} [{deviation.location}]"
         in lines
     )
 
     table = parse_table(html.read_text())
-    assert table.tables == 1
+    assert table.tables == 2
     assert cell_words(table) == [
         ["scenario", "reference", "smtplib"],
         ["auth.login", "pass", "pass"],
-        ["errors.ehlo-421", "pass", "xfail"],
+        ["auth.cram-md5-challenge-not-base64", "pass", "xfail"],
     ]
     xfail_cell = table.rows[2][2]
     assert xfail_cell[:2] == (
@@ -136,7 +151,7 @@ def test_matrix_command_exits_1_on_a_failure(
     code = main(["matrix", "--client", "reference", str(LOGIN), str(failing)])
     out, _ = capsys.readouterr()
     assert code == 1
-    assert [line.split() for line in out.splitlines()] == [
+    assert table_rows(out) == [
         ["scenario", "reference"],
         ["auth.login", "pass"],
         ["matrix.expects-noop", "FAIL"],
@@ -176,7 +191,7 @@ def test_matrix_deviations_file_for_one_of_two_clients(
         ]
     )
     out, _ = capsys.readouterr()
-    assert [line.split() for line in out.splitlines()] == [
+    assert table_rows(out) == [
         ["scenario", "reference", "smtplib"],
         ["matrix.expects-noop", "xfail", "FAIL"],
     ]
@@ -240,7 +255,7 @@ NOTES = [
 def test_text_table() -> None:
     text = format_matrix_text(SCENARIOS, COLUMNS)
     # columns line up: every cell starts where its header does
-    assert [line.rstrip() for line in text.splitlines()] == [
+    assert [line.rstrip() for line in text.splitlines()[:5]] == [
         f"scenario  alpha  {LONG}",
         "a.one     pass   FAIL",
         "b.two     xfail  XPASS",
@@ -252,7 +267,7 @@ def test_text_table() -> None:
 def test_text_table_widens_for_long_ids() -> None:
     s = scenario("a-very-long-scenario.identifier")
     text = format_matrix_text([s, A], {"c": {s.id: result(s, "c", Verdict.PASS)}})
-    assert [line.rstrip() for line in text.splitlines()] == [
+    assert [line.rstrip() for line in text.splitlines()[:3]] == [
         "scenario                         c",
         "a-very-long-scenario.identifier  pass",
         "a.one                            -",
@@ -285,7 +300,7 @@ def test_markdown_all_pass_has_no_notes() -> None:
 def test_html() -> None:
     text = format_matrix_html(SCENARIOS, COLUMNS)
     table = parse_table(text)
-    assert table.tables == 1
+    assert table.tables == 2  # the matrix, then the counts per grade
     assert cell_words(table) == [
         ["scenario", "alpha", LONG],
         ["a.one", "pass", "FAIL"],
@@ -314,3 +329,38 @@ def test_html_escapes_names() -> None:
     text = format_matrix_html([s], {"a<b>&c": {s.id: result(s, "a<b>&c", Verdict.PASS)}})
     assert "<b>" not in text
     assert cell_words(parse_table(text)) == [["scenario", "a<b>&c"], ["x.y", "pass"]]
+
+
+def test_text_counts_every_grade_that_occurs() -> None:
+    text = format_matrix_text(SCENARIOS, COLUMNS)
+    assert count_rows(text) == [
+        ["pass", "1", "1"],
+        ["skip", "1", "0"],
+        ["fail", "0", "1"],
+        ["error", "1", "0"],
+        ["xfail", "1", "0"],
+        ["xpass", "0", "1"],
+    ]
+
+
+def test_markdown_counts_the_grades() -> None:
+    graded = {
+        "alpha": {
+            A.id: result(A, "alpha", Verdict.NON_STRICT, "EHLO name not a domain"),
+            B.id: result(B, "alpha", Verdict.INFO, "no code reported"),
+            C.id: result(C, "alpha", Verdict.NOT_EXERCISED, "said HELO"),
+            D.id: result(D, "alpha", Verdict.PASS),
+        }
+    }
+    lines = format_matrix_markdown(SCENARIOS, graded).splitlines()
+    start = lines.index("| grade | alpha |")
+    assert lines[start : start + 6] == [
+        "| grade | alpha |",
+        "|---|---|",
+        "| pass | 1 |",
+        "| non-strict | 1 |",
+        "| info | 1 |",
+        "| not-exercised | 1 |",
+    ]
+    assert "| `a.one` | non-strict |" in lines
+    assert "- c.three / alpha: not-exercised: said HELO" in lines

@@ -46,8 +46,14 @@ MAX_SHRINK_RUNS = 60
 
 
 def classify(result: Result) -> str:
-    if result.verdict in (Verdict.PASS, Verdict.XFAIL):
-        return "handled"
+    if result.verdict in (
+        Verdict.PASS,
+        Verdict.XFAIL,
+        Verdict.NON_STRICT,
+        Verdict.INFO,
+        Verdict.NOT_EXERCISED,
+    ):
+        return "handled"  # every grade the RFC allows
     if result.verdict is Verdict.ERROR:
         return "crashed"
     if result.verdict is Verdict.SKIP:

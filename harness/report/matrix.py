@@ -5,24 +5,34 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 
-from harness.results import Result, Verdict
+from harness.results import VERDICT_ORDER, Result, Verdict, count_verdicts
 from harness.scenario.model import Scenario
 
-__all__ = ["format_matrix_html", "format_matrix_markdown", "format_matrix_text"]
+__all__ = ["format_matrix_html", "format_matrix_markdown", "format_matrix_text", "grade_counts"]
 
 Columns = Mapping[str, Mapping[str, Result]]
-_CELL = {
-    Verdict.PASS: "pass",
-    Verdict.FAIL: "FAIL",
-    Verdict.ERROR: "ERROR",
-    Verdict.SKIP: "skip",
-    Verdict.XFAIL: "xfail",
-    Verdict.XPASS: "XPASS",
-}
+# Grades that fail a run are in capitals, so they stand out in a column of passes.
+_CELL = {v: v.value.upper() if v.fails_run() else v.value for v in Verdict}
 
 
 def _cell(result: Result | None) -> str:
     return _CELL[result.verdict] if result is not None else "-"
+
+
+def grade_counts(columns: Columns) -> dict[str, dict[Verdict, int]]:
+    """Per client, how many scenarios got each grade."""
+    return {client: count_verdicts(list(results.values())) for client, results in columns.items()}
+
+
+def _count_rows(columns: Columns) -> list[tuple[str, list[int]]]:
+    """(grade, count per client) for every grade that occurs in some column."""
+    counts = grade_counts(columns)
+    rows = []
+    for verdict in VERDICT_ORDER:
+        per_client = [counts[c][verdict] for c in columns]
+        if any(per_client):
+            rows.append((verdict.value, per_client))
+    return rows
 
 
 def format_matrix_text(scenarios: Sequence[Scenario], columns: Columns) -> str:
@@ -39,6 +49,10 @@ def format_matrix_text(scenarios: Sequence[Scenario], columns: Columns) -> str:
             f"{_cell(columns[c].get(s.id)):<{w}}" for c, w in zip(clients, widths, strict=True)
         ]
         rows.append("  ".join([f"{s.id:<{width}}", *cells]))
+    rows.append("")
+    for grade, per_client in _count_rows(columns):
+        cells = [f"{n:<{w}}" for n, w in zip(per_client, widths, strict=True)]
+        rows.append("  ".join([f"{grade:<{width}}", *cells]))
     return "\n".join(rows)
 
 
@@ -60,9 +74,16 @@ def format_matrix_markdown(scenarios: Sequence[Scenario], columns: Columns) -> s
     lines = [
         "# Conformance matrix",
         "",
-        "Regenerate with `tox -e conformance`. `xfail` is a known deviation of that client (listed with",
-        "its reason in `harness/adapters/deviations/`); `skip` means the client cannot be asked to do",
-        "what the scenario needs.",
+        "Regenerate with `tox -e conformance`. Grades as the RFC grades: `FAIL` a MUST broken,",
+        "`non-strict` a SHOULD not followed, `info` behaviour the RFC leaves open, `not-exercised` the",
+        "client legally avoided what the scenario is about (e.g. it said HELO, so it never pipelined).",
+        "`xfail` is a known deviation of that client (listed with its reason in",
+        "`harness/adapters/deviations/`); `skip` means the client cannot be asked to do what the",
+        "scenario needs.",
+        "",
+        "| grade | " + " | ".join(clients) + " |",
+        "|---|" + "---|" * len(clients),
+        *(f"| {g} | " + " | ".join(map(str, n)) + " |" for g, n in _count_rows(columns)),
         "",
         "| scenario | " + " | ".join(clients) + " |",
         "|---|" + "---|" * len(clients),
@@ -92,9 +113,16 @@ def format_matrix_html(scenarios: Sequence[Scenario], columns: Columns) -> str:
             )
             cells.append(f'<td class="{_cell(r).lower()}" title="{title}">{_cell(r)}</td>')
         body.append(f"<tr><th>{html.escape(s.id)}</th>{''.join(cells)}</tr>")
+    counts = "".join(
+        f"<tr><th>{g}</th>{''.join(f'<td>{n}</td>' for n in per_client)}</tr>"
+        for g, per_client in _count_rows(columns)
+    )
     return (
         "<!doctype html><meta charset=utf-8><title>Conformance matrix</title>"
         "<style>td.pass{background:#cfc}td.fail,td.error,td.xpass{background:#f99}"
-        "td.xfail{background:#fe9}td.skip{background:#ddd}td,th{padding:2px 8px;font-family:monospace}</style>"
-        f"<table><tr><th>scenario</th>{head}</tr>{''.join(body)}</table>\n"
+        "td.non-strict{background:#fc9}td.info,td.not-exercised{background:#cef}"
+        "td.xfail{background:#fe9}td.skip{background:#ddd}td,th{padding:2px 8px;font-family:monospace}"
+        "table.counts{margin-top:1em}</style>"
+        f"<table><tr><th>scenario</th>{head}</tr>{''.join(body)}</table>"
+        f"<table class=counts><tr><th>grade</th>{head}</tr>{counts}</table>\n"
     )

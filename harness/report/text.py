@@ -2,32 +2,50 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 
-from harness.results import Result, Verdict
+from harness.results import Result, Verdict, count_verdicts
 from harness.transcript import Direction
 
-__all__ = ["format_failure", "format_result_line", "format_summary"]
+__all__ = ["format_failure", "format_grade", "format_result_line", "format_summary", "shows_detail"]
 
-_LABEL = {
-    Verdict.PASS: "PASS ",
-    Verdict.FAIL: "FAIL ",
-    Verdict.ERROR: "ERROR",
-    Verdict.SKIP: "SKIP ",
-    Verdict.XFAIL: "XFAIL",
-    Verdict.XPASS: "XPASS",
+_WIDTH = 5  # "PASS ", "FAIL ", "XFAIL": the longer grades stick out, as they should
+
+# What each grade means, for the detail block.
+_MEANING = {
+    Verdict.FAIL: "a MUST broken",
+    Verdict.NON_STRICT: "a SHOULD not followed",
+    Verdict.INFO: "behaviour the RFC leaves open",
+    Verdict.NOT_EXERCISED: "the client legally avoided what the scenario is about",
+    Verdict.XFAIL: "a known deviation of this client",
+    Verdict.XPASS: "listed as a known deviation, but did not fail",
+    Verdict.ERROR: "the harness or the adapter broke",
 }
 
 
+_SOFT = (Verdict.NON_STRICT, Verdict.INFO, Verdict.NOT_EXERCISED)
+
+
+def shows_detail(result: Result, *, strict: bool = False) -> bool:
+    """Whether a report prints the whole detail block (transcript) for this result."""
+    return result.verdict.fails_run(strict=strict) or result.verdict is Verdict.NON_STRICT
+
+
+def format_grade(result: Result) -> str:
+    """``non-strict (a SHOULD not followed; R-EHLO-1)``: the grade, what it means, the rule."""
+    parts = [p for p in (_MEANING.get(result.verdict, ""), result.rule) if p]
+    return result.verdict.value + (f" ({'; '.join(parts)})" if parts else "")
+
+
 def format_result_line(result: Result) -> str:
-    text = (
-        f"{_LABEL[result.verdict]} {result.scenario.id}  [{result.client}]  {result.duration:.2f}s"
-    )
+    label = result.verdict.value.upper().ljust(_WIDTH)
+    text = f"{label} {result.scenario.id}  [{result.client}]  {result.duration:.2f}s"
     if result.verdict is Verdict.XFAIL and result.notes:
         text += f"  - {result.notes[-1]}"
     elif result.verdict is not Verdict.PASS and result.message:
         text += f"  - {result.message}"
+        if result.rule and result.verdict in _SOFT:
+            text += f" [{result.rule}]"  # the failures show their rule in the detail block
     return text
 
 
@@ -37,7 +55,7 @@ def format_failure(result: Result) -> str:
     the client sent."""
     s = result.scenario
     out = [
-        f"=== {s.id} [{result.client}]: {result.verdict.value}",
+        f"=== {s.id} [{result.client}]: {format_grade(result)}",
         f"    {s.title}",
         f"    file: {s.location}",
     ]
@@ -87,10 +105,13 @@ def _failing_line(lines: list[tuple[float, Direction, bool, str]]) -> int | None
 
 
 def format_summary(results: Iterable[Result]) -> str:
-    """``N passed, N failed, N skipped`` (then xfailed, xpassed and errors, if any)."""
-    counts = Counter(r.verdict for r in results)
+    """``N passed, N failed, N skipped``, then every other grade that occurred."""
+    counts = count_verdicts(list(results))
     text = f"{counts[Verdict.PASS]} passed, {counts[Verdict.FAIL]} failed, {counts[Verdict.SKIP]} skipped"
     for verdict, word in (
+        (Verdict.NON_STRICT, "non-strict"),
+        (Verdict.INFO, "info"),
+        (Verdict.NOT_EXERCISED, "not exercised"),
         (Verdict.XFAIL, "xfailed"),
         (Verdict.XPASS, "xpassed"),
         (Verdict.ERROR, "errors"),

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
 
+from harness.corpus import report_path
 from harness.errors import RemoteProtocolError, ScenarioError
 from harness.faults import Fault, parse_fault
 from harness.protocol.commands import parse_path_argument
@@ -28,6 +30,7 @@ from harness.scenario.model import (
     Delay,
     DsnRequest,
     Expectation,
+    Level,
     Limits,
     Operation,
     Outcome,
@@ -58,7 +61,9 @@ _TOP_KEYS = {
     "expect",
     "exchange",
     "faults",
+    "level",
 }
+_LEVELS = tuple(level.value for level in Level)
 _DATA_COMPARE = ("exact", "content", "any")
 _CLIENT_MATCHERS = ("match", "regex", "data", "bdat", "silence")
 
@@ -177,7 +182,7 @@ def _codes(r: NodeReader, node: yaml.Node, field: str) -> tuple[CodePattern, ...
 
 
 def _expect(r: NodeReader, node: yaml.Node) -> Expectation:
-    keys = r.mapping(node, "expect", ("outcome", "code", "replies"), required=("outcome",))
+    keys = r.mapping(node, "expect", ("outcome", "code", "replies", "level"), required=("outcome",))
     names = r.strings(keys["outcome"], "expect.outcome")
     valid = [o.value for o in Outcome]
     for name in names:
@@ -189,7 +194,15 @@ def _expect(r: NodeReader, node: yaml.Node) -> Expectation:
         outcomes=tuple(Outcome(n) for n in names),
         codes=_codes(r, keys["code"], "expect.code") if "code" in keys else (),
         replies=_codes(r, keys["replies"], "expect.replies") if "replies" in keys else None,
+        level=_level(r, keys, "expect.level"),
     )
+
+
+def _level(r: NodeReader, keys: dict[str, yaml.Node], field: str) -> Level | None:
+    """The optional ``level`` key of a mapping: must, should or info."""
+    if "level" not in keys:
+        return None
+    return Level(r.choice(keys["level"], field, _LEVELS))
 
 
 def _faults(r: NodeReader, node: yaml.Node) -> tuple[Fault, ...]:
@@ -203,7 +216,7 @@ def _faults(r: NodeReader, node: yaml.Node) -> tuple[Fault, ...]:
 
 
 def _limits(r: NodeReader, node: yaml.Node) -> Limits:
-    keys = r.mapping(node, "limits", ("total", "read", "line", "message"))
+    keys = r.mapping(node, "limits", ("total", "read", "line", "message", "grace"))
     default = Limits()
 
     def octets(key: str, fallback: int) -> int:
@@ -223,6 +236,9 @@ def _limits(r: NodeReader, node: yaml.Node) -> Limits:
         else default.read,
         line=octets("line", default.line),
         message=octets("message", default.message),
+        grace=r.number(keys["grace"], "limits.grace", minimum=0.0)
+        if "grace" in keys
+        else default.grace,
     )
 
 
@@ -320,7 +336,7 @@ def _client_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> Clien
         expected = r.string(node, field)
         _check_pattern(r, node, field, expected)
         return ClientStep(kind="match", expected=expected, line=line)
-    keys = r.mapping(node, field, (*_CLIENT_MATCHERS, "optional", "compare", "absent"))
+    keys = r.mapping(node, field, (*_CLIENT_MATCHERS, "optional", "compare", "absent", "level"))
     kinds = [k for k in _CLIENT_MATCHERS if k in keys]
     if len(kinds) != 1:
         raise r.error(node, field, "expected exactly one of: match, regex, data, bdat, silence")
@@ -360,6 +376,7 @@ def _client_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> Clien
         else "content",
         optional=r.boolean(keys["optional"], f"{field}.optional") if "optional" in keys else False,
         absent=r.strings(keys["absent"], f"{field}.absent") if "absent" in keys else (),
+        level=_level(r, keys, f"{field}.level"),
         line=line,
     )
 
@@ -385,7 +402,9 @@ def _mechanisms(r: NodeReader, node: yaml.Node, field: str) -> tuple[str, ...]:
 def _auth_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> AuthStep:
     if isinstance(node, yaml.ScalarNode):
         return AuthStep(mechanisms=_mechanisms(r, node, field), line=line)
-    keys = r.mapping(node, field, ("mechanism", "prompts", "reply", "reject", "error", "optional"))
+    keys = r.mapping(
+        node, field, ("mechanism", "prompts", "reply", "reject", "error", "optional", "level")
+    )
     mechanisms = (
         _mechanisms(r, keys["mechanism"], f"{field}.mechanism") if "mechanism" in keys else ()
     )
@@ -418,6 +437,7 @@ def _auth_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> AuthSte
         reject=reply("reject") if "reject" in keys else None,
         error=r.string(keys["error"], f"{field}.error").encode() if "error" in keys else None,
         optional=r.boolean(keys["optional"], f"{field}.optional") if "optional" in keys else False,
+        level=_level(r, keys, f"{field}.level"),
         line=line,
     )
 
@@ -529,6 +549,7 @@ def parse_scenario(text: str, path: str = "<string>") -> Scenario:
         client=_client(r, keys["client"]),
         expect=_expect(r, keys["expect"]),
         exchange=exchange,
+        level=_level(r, keys, "level"),
         path=path,
         line=node_line(keys["id"]),
     )
@@ -545,7 +566,8 @@ def load_scenario(path: str | Path) -> Scenario:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"cannot read the file: {exc}", path=str(p)) from None
-    return parse_scenario(text, str(p))
+    # Errors name the file as given; the scenario, for reports, as harness.corpus.report_path does.
+    return replace(parse_scenario(text, str(p)), path=report_path(p))
 
 
 def iter_scenario_files(paths: Iterable[str | Path]) -> Iterator[Path]:

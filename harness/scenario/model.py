@@ -23,6 +23,7 @@ __all__ = [
     "Delay",
     "DsnRequest",
     "Expectation",
+    "Level",
     "Limits",
     "Operation",
     "Outcome",
@@ -41,6 +42,18 @@ class TlsMode(enum.StrEnum):
     NONE = "none"
     STARTTLS = "starttls"  # upgrade with STARTTLS, and fail if that is impossible
     IMPLICIT = "implicit"  # TLS from the first byte (RFC 8314 §3)
+
+
+class Level(enum.StrEnum):
+    """How strongly the RFC asks for what a check checks (RFC 2119 keywords).
+
+    A broken ``must`` is a failure; a ``should`` not followed is non-strict; ``info`` marks
+    behaviour the RFC leaves open (interoperability, robustness): reported, never failed.
+    """
+
+    MUST = "must"
+    SHOULD = "should"
+    INFO = "info"
 
 
 class Outcome(enum.StrEnum):
@@ -114,6 +127,20 @@ class ClientTask:
     def sends(self) -> bool:
         return any(op.kind == "send" for op in self.operations)
 
+    @property
+    def required_extension(self) -> str:
+        """The extension this task cannot be done without ("" if HELO would do): STARTTLS,
+        AUTH, DSN or SMTPUTF8 (RFC 5321 §3.2: a HELO client uses no extension)."""
+        if self.tls is TlsMode.STARTTLS:
+            return "STARTTLS"
+        if self.auth is not None:
+            return "AUTH"
+        if self.dsn is not None:
+            return "DSN"
+        if not all(a.isascii() for a in (self.mail_from, *self.rcpt_to)):
+            return "SMTPUTF8"
+        return ""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Expectation:
@@ -122,6 +149,7 @@ class Expectation:
     outcomes: tuple[Outcome, ...]
     codes: tuple[CodePattern, ...] = ()  # the code that made it fail; empty = any
     replies: tuple[CodePattern, ...] | None = None  # per operation, in order
+    level: Level | None = None  # how strongly the outcome is required (None: the scenario's)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,6 +158,9 @@ class Limits:
     read: float = 5.0  # seconds the server waits for the client's next bytes
     line: int = 65536  # longest command line the server accepts (memory bound; RFC 5321: 512)
     message: int = 32 * 1024 * 1024  # largest message content the server accepts
+    # After the server's session has ended, how long the client may take to report (a real
+    # program may take a second or two to exit). Only waited for by a client still running.
+    grace: float = 5.0
 
 
 # --- exchange steps -------------------------------------------------------------------------
@@ -192,6 +223,7 @@ class ClientStep:
     absent: tuple[str, ...] = ()
     optional: bool = False
     seconds: float = 0.0  # for ``silence``
+    level: Level | None = None  # how strongly this step is required (None: the scenario's)
     line: int = 0
 
     def describe(self) -> str:
@@ -216,6 +248,7 @@ class AuthStep:
     reject: bytes | None = None  # answer the AUTH command at once with this
     error: bytes | None = None  # XOAUTH2: the JSON error sent in a 334 before ``reply``
     optional: bool = False
+    level: Level | None = None  # how strongly this step is required (None: the scenario's)
     line: int = 0
 
     def describe(self) -> str:
@@ -254,6 +287,9 @@ class Scenario:
     description: str = ""
     limits: Limits = field(default_factory=Limits)
     faults: tuple[Fault, ...] = ()  # transport faults laid over the exchange (harness.faults)
+    # How strongly the RFC requires what this scenario checks; None: from the rules in refs
+    # (harness.grading.scenario_level).
+    level: Level | None = None
     path: str = ""
     line: int = 0
 

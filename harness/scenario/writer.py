@@ -161,7 +161,7 @@ def _send(step: Send) -> _Node:
 def _client_step(step: ClientStep) -> _Node:
     if step.kind == "silence":
         return {"client": {"silence": _num(step.seconds)}}
-    if step.kind == "match" and not step.optional:
+    if step.kind == "match" and not step.optional and step.level is None:
         return {"client": _str(step.expected)}
     body: dict[str, _Node] = {
         step.kind: _quoted(step.expected) if step.kind == "regex" else _str(step.expected)
@@ -173,6 +173,8 @@ def _client_step(step: ClientStep) -> _Node:
             body["absent"] = [_str(s) for s in step.absent]
     if step.optional:
         body["optional"] = "true"
+    if step.level is not None:
+        body["level"] = step.level.value
     return {"client": body}
 
 
@@ -194,6 +196,8 @@ def _auth(step: AuthStep) -> _Node:
         body["reject"] = _lines_of(step.reject)
     if step.optional:
         body["optional"] = "true"
+    if step.level is not None:
+        body["level"] = step.level.value
     if set(body) <= {"mechanism"} and len(mechanisms) <= 1:
         return {"auth": mechanisms[0] if mechanisms else "any"}
     return {"auth": body}
@@ -271,13 +275,15 @@ def _expect(expect: Expectation) -> dict[str, _Node]:
         out["code"] = _seq([c.text for c in expect.codes])  # 550 reads back as "550"
     if expect.replies is not None:
         out["replies"] = [c.text for c in expect.replies]
+    if expect.level is not None:
+        out["level"] = expect.level.value
     return out
 
 
 def _limits(limits: Limits) -> dict[str, _Node]:
     default = Limits()
     out: dict[str, _Node] = {}
-    for name in ("total", "read"):
+    for name in ("total", "read", "grace"):
         if getattr(limits, name) != getattr(default, name):
             out[name] = _num(getattr(limits, name))
     for name in ("line", "message"):
@@ -355,6 +361,8 @@ def dump_scenario(scenario: Scenario) -> str:
         top["source"] = _text(scenario.source)
     if scenario.description:
         top["description"] = _text(scenario.description)
+    if scenario.level is not None:
+        top["level"] = scenario.level.value
     if scenario.limits != Limits():
         top["limits"] = _limits(scenario.limits)
     if scenario.faults:

@@ -291,7 +291,8 @@ def step(yaml_line: str) -> str:
 
 VERSION_HINT = "(a newer file needs a newer smtp-harness; see docs/scenario-format.md)"
 TOP_KEYS = (
-    "client, description, exchange, expect, faults, id, limits, refs, source, tags, title, version"
+    "client, description, exchange, expect, faults, id, level, limits, refs, source, tags, title, "
+    "version"
 )
 STEP_KINDS = "server, raw, client, auth, tls, delay, close, any_of, unordered"
 
@@ -338,7 +339,7 @@ ERRORS = [
     ),
     pytest.param(
         MINIMAL.replace("{outcome: delivered}", "{outcome: delivered, cod: 550}"),
-        "s.yaml:4: expect.cod: unknown key 'cod'; expected one of: code, outcome, replies",
+        "s.yaml:4: expect.cod: unknown key 'cod'; expected one of: code, level, outcome, replies",
         id="unknown-expect-key",
     ),
     pytest.param(
@@ -356,7 +357,7 @@ ERRORS = [
     pytest.param(
         step("- client: {match: QUIT, optinal: true}"),
         "s.yaml:7: exchange[1].client.optinal: unknown key 'optinal'; "
-        "expected one of: absent, bdat, compare, data, match, optional, regex, silence",
+        "expected one of: absent, bdat, compare, data, level, match, optional, regex, silence",
         id="unknown-key-in-client-step",
     ),
     pytest.param(
