@@ -45,6 +45,7 @@ from harness.scenario.model import (
     StartTls,
     Step,
     Unordered,
+    give_up_window,
 )
 
 __all__ = ["Action", "BeginData", "Failure", "Playback"]
@@ -156,7 +157,7 @@ def _expand(stack: Stack, out: list[tuple[Unit, Stack]]) -> bool:
             return False
         out.append((node, after))
         ends_session = any(isinstance(a, Close) for a in node.actions)
-        if isinstance(node.head, ClientStep) and node.head.kind == "silence":
+        if isinstance(node.head, ClientStep) and node.head.kind in _WAITS:
             # Closing says nothing, so it fulfils a silence step.
             return ends_session or _expand(after, [])
         if not node.optional:
@@ -265,6 +266,9 @@ class Playback:
         self._auth_unit: Unit | None = None
         self._last_verb = ""
         self._rset_before_quit = False  # an unscripted RSET was answered; QUIT must follow
+        # Set once the server has said the session is over for anything but QUIT (a 421, or a
+        # certificate the client had to refuse): why, the rule's words, and the rule id.
+        self._only_quit: tuple[str, str, str] | None = None
         # The script's own ``close`` step ran (the server hung up, not just the end of script).
         self.hung_up = False
         # The client said HELO where the script has EHLO: the keywords the scripted EHLO reply
@@ -356,6 +360,12 @@ class Playback:
         """The session ends at this point by the script's leave (e.g. a refused TLS upgrade)."""
         self.finished = True
 
+    def only_quit_from_now(self, why: str, *, hint: str, rule: str) -> None:
+        """From now on a command other than QUIT that the script does not expect fails with
+        ``why`` (the server said the session is over: a 421, or a certificate it had to refuse)."""
+        if self._only_quit is None:
+            self._only_quit = (why, hint, rule)
+
     def on_timeout(self, seconds: float) -> list[Action]:
         message = f"the client sent nothing for {seconds:g} s"
         return self._fail(self._failure_here("timeout", message, actual="(silence)"))
@@ -366,7 +376,7 @@ class Playback:
             return None
         candidates: list[tuple[Unit, Stack]] = []
         _expand(self._stack, candidates)
-        waits = [_silence_seconds(u) for u, _ in candidates if _is_silence(u)]
+        waits = [self._wait_seconds(u) for u, _ in candidates if _is_silence(u)]
         return min(waits) if waits else None
 
     def on_silence(self) -> list[Action]:
@@ -375,8 +385,24 @@ class Playback:
         _expand(self._stack, candidates)
         unit, after = min(
             ((u, a) for u, a in candidates if _is_silence(u)),
-            key=lambda pair: _silence_seconds(pair[0]),
+            key=lambda pair: self._wait_seconds(pair[0]),
         )
+        if isinstance(unit.head, ClientStep) and unit.head.kind == "gives_up":
+            # The server went silent and the client is still there: it waits forever.
+            seconds, timeout = self._wait_seconds(unit), self.scenario.client.timeout
+            return self._fail(
+                Failure(
+                    kind="hung",
+                    message=f"hung: the client neither sent QUIT nor closed within {seconds:g} s "
+                    f"of the server going silent (it was told client.timeout = {timeout:g} s)",
+                    line=unit.line,
+                    expected=unit.head.describe(),
+                    actual="(still connected, silent)",
+                    hint="RFC 5321 §4.5.3.2: an SMTP client MUST provide a timeout mechanism",
+                    rule="R-TMO-2",
+                ),
+                send_abort=False,
+            )
         self._stack = after
         return self._run_unit(unit)
 
@@ -395,6 +421,14 @@ class Playback:
         return [_describe(u) for u, _ in candidates]
 
     # -- internals --
+
+    def _wait_seconds(self, unit: Unit) -> float:
+        """How long a silence or gives_up step waits before it is decided."""
+        head = unit.head
+        assert isinstance(head, ClientStep)
+        if head.kind == "gives_up":
+            return give_up_window(self.scenario.client.timeout or 0.0)
+        return head.seconds
 
     def _context(self) -> MatchContext:
         return MatchContext(task=self.scenario.client, extensions=self.extensions)
@@ -466,6 +500,22 @@ class Playback:
             if isinstance(actual, Command)
             else f"DATA content ({len(actual.wire)} octets)"
         )
+        if self._only_quit is not None and not (
+            isinstance(actual, Command) and actual.verb == "QUIT"
+        ):
+            why, hint, rule = self._only_quit
+            verb = actual.verb if isinstance(actual, Command) else "message content"
+            return self._fail(
+                Failure(
+                    kind="unexpected",
+                    message=f"{why}: it sent {verb}",
+                    line=min((u.line for u, _ in candidates), default=0),
+                    expected="QUIT, or a close",
+                    actual=shown,
+                    hint=f"{hint} ({rule})",
+                    rule=rule,
+                )
+            )
         if not candidates:
             return self._fail(
                 Failure(
@@ -606,6 +656,13 @@ class Playback:
             self._last_verb = ""
         if last is None:
             return
+        if last.code == 421:
+            self.only_quit_from_now(
+                "the server answered 421 (closing the transmission channel) and the client went on",
+                hint="RFC 5321 §3.8, §4.2.2: 421 means the server is shutting down and closing the "
+                "channel; only QUIT may follow",
+                rule="R-421-3",
+            )
         if self._last_verb == "EHLO" and last.code == 250:
             self.extensions = Extensions.from_reply(last)
         elif self._last_verb == "HELO" and last.code == 250:
@@ -817,9 +874,12 @@ _LINE_250 = re.compile(rb"(?m)^250[ -]?([^\r\n\x00]*)")
 _LINE_354 = re.compile(rb"(?:^|[\r\n])354")
 
 
+_WAITS = ("silence", "gives_up")  # client steps decided by the clock, not by a command
+
+
 def _any_silence(steps: tuple[Step, ...]) -> bool:
     for step in steps:
-        if isinstance(step, ClientStep) and step.kind == "silence":
+        if isinstance(step, ClientStep) and step.kind in _WAITS:
             return True
         branches = (
             step.branches
@@ -834,11 +894,7 @@ def _any_silence(steps: tuple[Step, ...]) -> bool:
 
 
 def _is_silence(unit: Unit) -> bool:
-    return isinstance(unit.head, ClientStep) and unit.head.kind == "silence"
-
-
-def _silence_seconds(unit: Unit) -> float:
-    return unit.head.seconds if isinstance(unit.head, ClientStep) else 0.0
+    return isinstance(unit.head, ClientStep) and unit.head.kind in _WAITS
 
 
 def _step_level(unit: Unit) -> Level | None:

@@ -16,12 +16,23 @@ from dataclasses import dataclass, field, replace
 
 from fake_servers.channel import Channel
 from fake_servers.playback import Action, BeginData, Failure, Playback
-from fake_servers.tls import TlsMaterial
+from fake_servers.tls import TlsMaterial, describe
 from harness.errors import RemoteProtocolError
 from harness.faults import ENDING_KINDS, Fault, FaultPlan
 from harness.protocol.commands import CommandParser
 from harness.protocol.events import ChunkReceived, ConnectionClosed, DataReceived, NeedData
-from harness.scenario.model import Close, Delay, Scenario, Send, StartTls, TlsMode
+from harness.scenario.model import (
+    AnyOf,
+    Certificate,
+    Close,
+    Delay,
+    Scenario,
+    Send,
+    StartTls,
+    Step,
+    TlsMode,
+    Unordered,
+)
 from harness.transcript import Direction, Entry, Transcript
 
 __all__ = ["ScriptedServer", "Session"]
@@ -86,10 +97,13 @@ class ScriptedServer:
         return self.tls
 
     async def start(self) -> None:
-        if self.scenario.client.tls is not TlsMode.NONE or any(
-            isinstance(s, StartTls) for s in self.scenario.exchange
-        ):
-            self.tls_material.server_context()  # build it now, not inside a session's deadline
+        certificates = _certificates(self.scenario.exchange)
+        if self.scenario.client.tls is TlsMode.IMPLICIT:
+            certificates.add(self.scenario.certificate)
+        elif self.scenario.client.tls is TlsMode.STARTTLS:
+            certificates.add(Certificate.GOOD)
+        for certificate in certificates:  # build them now, not inside a session's deadline
+            self.tls_material.server_context(certificate)
         self._server = await asyncio.start_server(self._handle, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -176,7 +190,8 @@ class _Connection:
 
     async def run(self) -> None:
         implicit = self.server.scenario.client.tls is TlsMode.IMPLICIT
-        if implicit and not await self._start_tls("implicit TLS"):
+        certificate = self.server.scenario.certificate
+        if implicit and not await self._start_tls("implicit TLS", certificate=certificate):
             return self._finish()
         await self._perform(self.playback.start())
         # Each read waits limits.read at most, and the whole session limits.total: a client that
@@ -186,7 +201,8 @@ class _Connection:
             remaining = deadline - time.monotonic()
             silence = self.playback.silence_wait()
             wait = min(self.read_timeout, remaining)
-            silence_ends_wait = silence is not None and silence <= wait
+            # A silence (or gives_up) step sets its own wait, longer than limits.read if it says so.
+            silence_ends_wait = silence is not None and silence <= remaining
             if silence is not None and silence_ends_wait:
                 wait = silence
             try:
@@ -306,7 +322,9 @@ class _Connection:
                         )
                     )
                     return
-                if not await self._start_tls("STARTTLS", may_refuse=action.may_refuse):
+                if not await self._start_tls(
+                    "STARTTLS", may_refuse=action.may_refuse, certificate=action.certificate
+                ):
                     return
             elif isinstance(action, Close):
                 self.closed = True
@@ -379,23 +397,58 @@ class _Connection:
                 return False
         return True
 
-    async def _start_tls(self, what: str, *, may_refuse: bool = False) -> bool:
-        ctx = self.server.tls_material.server_context()
+    async def _start_tls(
+        self, what: str, *, may_refuse: bool = False, certificate: Certificate = Certificate.GOOD
+    ) -> bool:
+        ctx = self.server.tls_material.server_context(certificate)
         try:
             await self.channel.start_tls(ctx, self.read_timeout)
-        except ConnectionError as exc:
-            if not may_refuse:
-                self.playback.on_error("tls", f"{what} handshake failed: {exc!r}", send_abort=False)
-            else:  # the script allows a client to refuse TLS here by closing (tls: {may_refuse: true})
+        except (ssl.SSLError, OSError, TimeoutError) as exc:
+            self.closed = True
+            if certificate.must_refuse:
+                # What the client must do with a certificate it cannot validate (RFC 8314
+                # §5.3): abort the handshake (an alert, or a close) and send nothing in TLS.
+                self.playback.end_here()
+                self.note(f"the client refused {describe(certificate)} ({what}): {exc!r}")
+            elif may_refuse and isinstance(exc, ConnectionError):
+                # The script allows a client to refuse TLS here by closing (tls: {may_refuse: true}).
                 self.playback.end_here()
                 self.note(f"the client closed instead of starting TLS (allowed here): {exc!r}")
-            self.closed = True
-            return False
-        except (ssl.SSLError, OSError, TimeoutError) as exc:
-            self.playback.on_error("tls", f"{what} handshake failed: {exc!r}", send_abort=False)
-            self.closed = True
-            self.note(f"{what} handshake failed: {exc!r}")
+            else:
+                self.playback.on_error("tls", f"{what} handshake failed: {exc!r}", send_abort=False)
+                if not isinstance(exc, ConnectionError):
+                    self.note(f"{what} handshake failed: {exc!r}")
             return False
         self.tls = True
         self.note(f"{what} handshake done ({self.channel.tls_version})")
+        if certificate.must_refuse:
+            # RFC 3207 §4.1: a client that finds the security too weak "SHOULD issue an SMTP
+            # QUIT command immediately after the TLS negotiation is complete": so QUIT (or a
+            # close) is still fine; anything else means it accepted the certificate.
+            accepted = describe(certificate)
+            self.note(f"the client completed the TLS handshake with {accepted}")
+            self.playback.only_quit_from_now(
+                f"the client accepted {accepted} ({what}) and went on inside TLS",
+                hint="RFC 8314 §5.3: MUAs MUST validate TLS server certificates according to "
+                "[RFC7817] and PKIX [RFC5280]; RFC 3207 §4.1: if the security is not high enough "
+                "the client SHOULD QUIT immediately after the TLS negotiation",
+                rule="R-TLS-10",
+            )
         return True
+
+
+def _certificates(steps: tuple[Step, ...]) -> set[Certificate]:
+    """Every certificate a STARTTLS step of the script presents."""
+    out: set[Certificate] = set()
+    for step in steps:
+        if isinstance(step, StartTls):
+            out.add(step.certificate)
+        for branch in (
+            step.branches
+            if isinstance(step, AnyOf)
+            else step.groups
+            if isinstance(step, Unordered)
+            else ()
+        ):
+            out |= _certificates(branch)
+    return out

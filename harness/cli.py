@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness.adapters.base import available_adapters, load_adapter
+from harness.adapters.base import (
+    ClientAdapter,
+    available_adapters,
+    load_adapter,
+    missing_requirement,
+)
 from harness.corpus import corpus_path
 from harness.deviations import apply_deviations, deviations_for
 from harness.errors import AdapterError, ScenarioError
 from harness.faults import Fault, parse_fault
-from harness.report.matrix import format_matrix_html, format_matrix_markdown, format_matrix_text
+from harness.report.json_report import build_report, write_report
+from harness.report.matrix import format_matrix_markdown, format_matrix_text
 from harness.report.text import format_failure, format_result_line, format_summary, shows_detail
-from harness.results import Result, Verdict, count_verdicts
+from harness.results import Result
 from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
 from harness.scenario.model import Scenario, TlsMode
 
@@ -80,7 +85,7 @@ def _run_one_client(
 ) -> list[Result]:
     from harness.runner import default_jobs, run_scenarios  # imports the servers: only when running
 
-    adapter = load_adapter(client)
+    adapter = _ready_adapter(client)
     deviations = deviations_for(adapter.name, deviation_files)
 
     def judged(result: Result) -> None:
@@ -96,6 +101,16 @@ def _run_one_client(
             seed=seed,
         )
     )
+
+
+def _ready_adapter(client: str) -> ClientAdapter:
+    """The adapter for ``client``, or one clear error if it cannot run here (not one per
+    scenario)."""
+    adapter = load_adapter(client)
+    missing = missing_requirement(adapter)
+    if missing is not None:
+        raise AdapterError(missing)
+    return adapter
 
 
 def _faults(specs: Sequence[str]) -> tuple[Fault, ...]:
@@ -126,24 +141,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             print()
             print(format_failure(result))
     if args.report_json:
-        report = {
-            "client": results[0].client if results else args.client,
-            "strict": args.strict,
-            "summary": format_summary(results),
-            "counts": {v.value: n for v, n in count_verdicts(results).items()},
-            "results": [
-                {
-                    **r.to_json(),
-                    **(
-                        {"transcript": r.transcript.render()}
-                        if r.verdict is not Verdict.PASS
-                        else {}
-                    ),
-                }
-                for r in results
-            ],
-        }
-        Path(args.report_json).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        client = results[0].client if results else args.client
+        write_report(args.report_json, build_report(results, client=client, strict=args.strict))
+    if args.junit_xml:
+        from harness.report.junit import format_junit
+
+        client = results[0].client if results else args.client
+        Path(args.junit_xml).write_text(
+            format_junit({client: results}, strict=args.strict), encoding="utf-8"
+        )
+    if args.html:
+        from harness.report.html import format_run_report
+
+        client = results[0].client if results else args.client
+        Path(args.html).write_text(
+            format_run_report(results, client=client, all_ladders=args.html_all), encoding="utf-8"
+        )
     print()
     print(format_summary(results))
     bad = any(r.verdict.fails_run(strict=args.strict) for r in results)
@@ -152,6 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_matrix(args: argparse.Namespace) -> int:
     scenarios = _select(args.paths, args.keyword)
+    for client in args.clients:  # every client ready before any runs: fail in a second, not later
+        _ready_adapter(client)
     columns: dict[str, dict[str, Result]] = {}
     for client in args.clients:
         print(
@@ -164,8 +179,17 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     print(format_matrix_text(scenarios, columns))
     if args.markdown:
         Path(args.markdown).write_text(format_matrix_markdown(scenarios, columns))
+    if args.junit_xml:
+        from harness.report.junit import format_junit
+
+        runs = {client: list(column.values()) for client, column in columns.items()}
+        Path(args.junit_xml).write_text(format_junit(runs, strict=args.strict), encoding="utf-8")
     if args.html:
-        Path(args.html).write_text(format_matrix_html(scenarios, columns))
+        from harness.report.html import format_matrix_report
+
+        Path(args.html).write_text(
+            format_matrix_report(scenarios, columns, all_ladders=args.html_all), encoding="utf-8"
+        )
     bad = any(
         r.verdict.fails_run(strict=args.strict)
         for column in columns.values()
@@ -264,6 +288,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_OK
 
 
+def cmd_clients(args: argparse.Namespace) -> int:
+    """Every registered adapter, and whether its program or package is present."""
+    for name in available_adapters():
+        try:
+            missing = missing_requirement(load_adapter(name))
+        except AdapterError as exc:
+            missing = str(exc)
+        print(f"{name:<12} {'ready' if missing is None else 'missing: ' + missing}")
+    return EXIT_OK
+
+
 def cmd_fuzz(args: argparse.Namespace) -> int:
     from harness.fuzz.engine import format_report, fuzz  # imports Hypothesis: only when fuzzing
 
@@ -276,9 +311,10 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         seed=seed,
         out=Path(args.out) if args.out else None,
         progress=lambda text: print(text, flush=True),
+        deviations=deviations_for(adapter.name, args.deviations),
     )
     print(format_report(report))
-    return EXIT_FAILED if report.findings else EXIT_OK
+    return EXIT_FAILED if report.new_findings else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,6 +334,15 @@ def build_parser() -> argparse.ArgumentParser:
         "-k", dest="keyword", help="select scenarios by id/tag/path words, with and/or/not"
     )
     run.add_argument("--report-json", metavar="FILE", help="write every result as JSON")
+    run.add_argument(
+        "--junit-xml", metavar="FILE", help="write JUnit XML (a testcase per scenario and client)"
+    )
+    run.add_argument(
+        "--html", metavar="FILE", help="write an HTML report with a ladder diagram per finding"
+    )
+    run.add_argument(
+        "--html-all", action="store_true", help="in the HTML report, a ladder for every result"
+    )
     run.add_argument(
         "--fault",
         dest="faults",
@@ -347,7 +392,15 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument("--deviations", action="append", default=[], metavar="FILE")
     matrix.add_argument("--jobs", "-j", type=int, default=None, metavar="N")
     matrix.add_argument("--markdown", metavar="FILE", help="also write the matrix as Markdown")
-    matrix.add_argument("--html", metavar="FILE", help="also write the matrix as HTML")
+    matrix.add_argument(
+        "--junit-xml", metavar="FILE", help="write JUnit XML (a testcase per scenario and client)"
+    )
+    matrix.add_argument(
+        "--html", metavar="FILE", help="also write the matrix as HTML, with ladder diagrams"
+    )
+    matrix.add_argument(
+        "--html-all", action="store_true", help="in the HTML matrix, a ladder for every cell"
+    )
     matrix.add_argument(
         "--strict",
         action="store_true",
@@ -388,11 +441,18 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--examples", type=int, default=200, help="generated cases (default 200)")
     fuzz.add_argument("--seed", type=int, help="the same seed gives the same cases and findings")
     fuzz.add_argument("--out", metavar="DIR", help="write each finding as DIR/<name>.yaml")
+    fuzz.add_argument(
+        "--deviations",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a known-deviations file: findings it names (fuzz:) are known, not failures",
+    )
     fuzz.set_defaults(func=cmd_fuzz)
 
-    sub.add_parser("clients", help="list installed client adapters").set_defaults(
-        func=lambda a: print("\n".join(available_adapters())) or EXIT_OK
-    )
+    sub.add_parser(
+        "clients", help="list the client adapters and whether each can run here"
+    ).set_defaults(func=cmd_clients)
     return parser
 
 

@@ -10,6 +10,11 @@ in ``harness/adapters/deviations/<client>.yaml``; ``--deviations FILE`` adds mor
         rule: R-TX-6
         reason: appends an extra CRLF before the final dot
         trigger: a message that ends in CRLF
+        fuzz: ["dot:code-2xx"]      # optional: fuzz findings that are this same deviation
+
+``fuzz`` names findings of ``smtp-harness fuzz`` by the stage and label of their changed replies
+(``STAGE:LABEL``, a prefix of ``stage:label`` as the fuzz report prints them): a finding whose
+every change matches is reported as known, not as new.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class Deviation:
     reason: str
     trigger: str
     location: str = ""
+    fuzz: tuple[str, ...] = ()  # STAGE:LABEL prefixes of fuzz findings that are this deviation
 
     def describe(self) -> str:
         return f"known deviation ({self.rule}): {self.reason}; triggered by: {self.trigger}"
@@ -66,7 +72,7 @@ def load_deviations(path: str | Path, *, client: str | None = None) -> dict[str,
         d = r.mapping(
             item,
             field,
-            ("scenario", "rule", "reason", "trigger"),
+            ("scenario", "rule", "reason", "trigger", "fuzz"),
             required=("scenario", "rule", "reason", "trigger"),
         )
         scenario = r.string(d["scenario"], f"{field}.scenario")
@@ -78,6 +84,7 @@ def load_deviations(path: str | Path, *, client: str | None = None) -> dict[str,
             reason=r.string(d["reason"], f"{field}.reason"),
             trigger=r.string(d["trigger"], f"{field}.trigger"),
             location=f"{report_path(p)}:{node_line(item)}",
+            fuzz=r.strings(d["fuzz"], f"{field}.fuzz") if "fuzz" in d else (),
         )
     return out
 

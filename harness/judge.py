@@ -107,6 +107,10 @@ def judge(evidence: Evidence) -> Result:
     return result
 
 
+# A client still running when the harness stopped it: a failure of the client ("hung"), never
+# an error of the harness.
+_HUNG = "hung: the client had not reported an outcome when the harness stopped it"
+
 # --- the cases -------------------------------------------------------------------------------
 
 
@@ -136,6 +140,9 @@ def _judge_after_fault(ev: Evidence, session: SessionEvidence) -> Result:
     """After a session-ending fault: the client must have reported, and must not claim a
     delivery the server never accepted."""
     outcome = ev.outcome
+    if outcome is None and session.fault.startswith("stall") and ev.scenario.client.timeout:
+        # The task told the client when to give up (client.timeout): still waiting is hung.
+        return _graded(ev, Level.MUST, f"{_HUNG}, after {session.fault}", rule="R-TMO-2")
     if outcome is None and session.fault.startswith("stall"):
         # RFC 5321 §4.5.3.2 lets a client wait minutes for a reply: still waiting is no fault.
         return _result(
@@ -194,7 +201,7 @@ def _judge_outcome(ev: Evidence, session: SessionEvidence) -> Result:
     """The script ran to its end: judge what the client reported."""
     outcome, expect = ev.outcome, ev.scenario.expect
     if outcome is None:
-        return _graded(ev, Level.MUST, "the client reported no outcome in time")
+        return _graded(ev, Level.MUST, _HUNG)
     if outcome.outcome not in expect.outcomes:
         return _graded(
             ev,

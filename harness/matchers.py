@@ -294,8 +294,23 @@ def _match_silence(step: ClientStep, actual: Actual, ctx: MatchContext) -> Misma
     )
 
 
+def _match_gives_up(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch | None:
+    """A client giving up on a silent server may say QUIT first; closing fulfils the step."""
+    if isinstance(actual, Command) and actual.verb == "QUIT":
+        return None
+    shown = actual.text if isinstance(actual, Command) else "DATA content"
+    return Mismatch(
+        field="verb",
+        expected="QUIT, or a close (the server has gone silent)",
+        actual=shown,
+        hint="RFC 5321 §4.3.1: the sender MUST wait for the response before sending further "
+        "commands; a client whose reply never came may only QUIT or close (R-TMO-2)",
+    )
+
+
 MATCHERS: dict[str, Matcher] = {
     "silence": _match_silence,
+    "gives_up": _match_gives_up,
     "match": _match_pattern,
     "regex": _match_regex,
     "data": _match_data,

@@ -51,7 +51,8 @@ class Failure:
     """The first way the client left the script.
 
     Attributes:
-        kind: ``unexpected``, ``closed``, ``timeout``, ``protocol``, ``tls`` or ``auth``.
+        kind: ``unexpected``, ``closed``, ``timeout``, ``protocol``, ``tls``, ``auth`` or
+            ``hung`` (the client waited on a silent server past its own timeout).
         line: the scenario line of the step that was expected (0 if none).
         expected: what the script wanted next, for people.
         actual: what the client did.

@@ -60,7 +60,7 @@ async def run_scenario(
                 port=server.port,
                 ca_file=tls.ca_path,
                 ssl_context=tls.client_context(),
-                timeout=limits.total,
+                timeout=scenario.client.timeout or limits.total,
             )
             outcome, session = await _deliver_and_watch(adapter, scenario, target, server, notes)
             if len(server.sessions) > 1:

@@ -42,10 +42,11 @@ class Transcript:
         """Every byte one side sent, joined."""
         return b"".join(e.data for e in self.entries if e.direction is direction)
 
-    def lines(self) -> list[tuple[float, Direction, bool, str]]:
-        """The transcript as display lines: consecutive writes of one side are joined and split
-        at line ends, so a reply split into pieces still reads as one line."""
-        out: list[tuple[float, Direction, bool, str]] = []
+    def raw_lines(self) -> list[tuple[float, Direction, bool, bytes]]:
+        """The transcript as lines of bytes, each with its own line end (or none, for a last
+        line cut off): consecutive writes of one side are joined and split after each LF, so a
+        reply split into pieces still reads as one line. Notes are one line each."""
+        out: list[tuple[float, Direction, bool, bytes]] = []
         pending = b""
         pending_meta: tuple[float, Direction, bool] | None = None
 
@@ -55,10 +56,9 @@ class Transcript:
                 return
             at, direction, tls = pending_meta
             *complete, rest = pending.split(b"\n")
-            for line in complete:
-                out.append((at, direction, tls, _show(line + b"\n")))
+            out.extend((at, direction, tls, line + b"\n") for line in complete)
             if final and rest:
-                out.append((at, direction, tls, _show(rest) + "  [no line end]"))
+                out.append((at, direction, tls, rest))
                 rest = b""
             pending = rest
             if not rest:
@@ -67,7 +67,7 @@ class Transcript:
         for e in self.entries:
             if e.direction is Direction.NOTE:
                 flush(final=True)
-                out.append((e.at, e.direction, e.tls, e.data.decode()))
+                out.append((e.at, e.direction, e.tls, e.data))
                 continue
             if pending_meta is not None and pending_meta[1] is not e.direction:
                 flush(final=True)
@@ -76,6 +76,20 @@ class Transcript:
             pending += e.data
             flush(final=False)
         flush(final=True)
+        return out
+
+    def lines(self) -> list[tuple[float, Direction, bool, str]]:
+        """``raw_lines`` for display: CRLF dropped, a bare LF or a missing line end marked, any
+        other control or 8-bit byte escaped."""
+        out = []
+        for at, direction, tls, line in self.raw_lines():
+            if direction is Direction.NOTE:
+                text = line.decode()
+            elif line.endswith(b"\n"):
+                text = _show(line)
+            else:
+                text = _show(line) + "  [no line end]"
+            out.append((at, direction, tls, text))
         return out
 
     def render(self, *, indent: str = "  ") -> str:

@@ -130,11 +130,38 @@ def test_report_json(capsys: pytest.CaptureFixture[str], failing: Path, tmp_path
     assert bad["message"] == "unexpected command"
     assert isinstance(bad["duration"], float)
     assert 0 <= bad["duration"] < 30
-    assert "C: MAIL FROM:<alice@example.com>" in bad["transcript"]
+    sent = [e for e in bad["transcript"] if e["direction"] == "C"]
+    assert {"at", "direction", "tls", "data"} == set(sent[0])
+    assert any(e["data"] == "MAIL FROM:<alice@example.com>\\r\\n" for e in sent), sent
     assert good["verdict"] == "pass"
     assert good["failing_step"] is None
     assert good["message"] == ""
-    assert "transcript" not in good
+    assert good["transcript"]  # every result carries its transcript as entries
+    assert data["version"] == 1 and data["format"] == "smtp-harness-report"
+    assert data["counts"]["pass"] == 1 and data["counts"]["fail"] == 1
+    validate_report(data)
+
+
+def validate_report(data: object) -> None:
+    """Check a report against the JSON Schema shipped in the package."""
+    import jsonschema
+
+    from harness.report.json_report import REPORT_SCHEMA
+
+    jsonschema.validate(data, json.loads(REPORT_SCHEMA.read_text()))
+
+
+def test_report_json_survives_bytes_that_are_not_utf8(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # QQ answers AUTH with a GBK 535: aiosmtplib's message then holds surrogate escapes.
+    report = tmp_path / "report.json"
+    run(capsys, "run", "--client", "aiosmtplib", "-k", "qq-gbk-535", "--report-json", str(report))
+    data = json.loads(report.read_text(encoding="ascii"))
+    validate_report(data)
+    (result,) = data["results"]
+    served = "".join(e["data"] for e in result["transcript"] if e["direction"] == "S")
+    assert "\\x" in served  # the GBK bytes, escaped
 
 
 def test_keyword_selects(capsys: pytest.CaptureFixture[str]) -> None:
@@ -221,7 +248,36 @@ def test_list_a_broken_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path
 def test_clients(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "clients")
     assert code == 0
-    assert "reference" in out.splitlines()
+    rows = {line.split()[0]: line for line in out.splitlines()}
+    assert rows["reference"].split()[1] == "ready"
+    assert set(rows) == set(available_adapters())
+
+
+GHOST = """\
+name: ghost
+program: no-such-smtp-client-for-the-harness-tests
+install: apt-get install ghost
+args: ["{host}:{port}"]
+tls: {none: []}
+outcome: {delivered: [0]}
+"""
+
+
+def test_a_missing_client_is_one_message_before_anything_runs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    ghost = tmp_path / "ghost.yaml"
+    ghost.write_text(GHOST)
+    code, out, err = run(capsys, "run", "--client", str(ghost))
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "smtp-harness: ghost: the program 'no-such-smtp-client-for-the-harness-tests' is not on "
+        "PATH (install: apt-get install ghost)"
+    ]
+    # the matrix checks every client first: the reference column never runs
+    code, out, err = run(capsys, "matrix", "--client", "reference", "--client", str(ghost))
+    assert code == 2
+    assert "running" not in err and "not on PATH" in err
 
 
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -239,7 +295,7 @@ def test_console_script(failing: Path) -> None:
     assert exe is not None, "the smtp-harness console script is not installed"
     clients = subprocess.run([exe, "clients"], capture_output=True, text=True, timeout=60)
     assert clients.returncode == 0, clients.stderr
-    assert "reference" in clients.stdout.splitlines()
+    assert "reference" in clients.stdout.split()
     bad = subprocess.run([exe, "run", str(failing)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1, bad.stderr
     assert bad.stdout.splitlines()[-1] == "0 passed, 1 failed, 0 skipped"

@@ -160,7 +160,7 @@ deviations:
             UNKNOWN_KEY,
             None,
             "7: deviations[0].fixed_in: unknown key 'fixed_in'; "
-            "expected one of: reason, rule, scenario, trigger",
+            "expected one of: fuzz, reason, rule, scenario, trigger",
             id="unknown-key",
         ),
         pytest.param(

@@ -109,9 +109,9 @@ def deviations_file(pytester: pytest.Pytester, client: str, *scenario_ids: str) 
 
 
 def verbose_outcomes(result: pytest.RunResult, client: str) -> dict[str, str]:
-    """``{scenario id: PASSED|FAILED|SKIPPED|XFAIL|XPASS|ERROR}`` from a ``-v`` run, with or
+    """``{scenario id: PASSED|FAILED|SKIPPED|XFAIL|XPASS|ERROR|INFO|...}`` from a ``-v`` run, with or
     without xdist (``path::id[client] PASSED`` / ``[gw0] [ 50%] PASSED path::id[client]``)."""
-    words = "PASSED|FAILED|SKIPPED|XFAIL|XPASS|ERROR"
+    words = "PASSED|FAILED|SKIPPED|XFAIL|XPASS|ERROR|NON-STRICT|INFO|NOT-EXERCISED"
     item = rf"::(?P<id>[\w.\-]+)\[{re.escape(client)}\]"
     patterns = [
         re.compile(rf"^\S+{item} (?P<word>{words})\b"),
@@ -325,6 +325,9 @@ _PYTEST_WORD = {
     "fail": "FAILED",
     "error": "FAILED",
     "xpass": "FAILED",
+    "non-strict": "NON-STRICT",
+    "info": "INFO",
+    "not-exercised": "NOT-EXERCISED",
 }
 _SUMMARY_WORD = {
     "PASSED": "passed",
@@ -333,6 +336,9 @@ _SUMMARY_WORD = {
     "FAILED": "failed",
     "XPASS": "xpassed",
     "ERROR": "errors",
+    "NON-STRICT": "non-strict",
+    "INFO": "info",
+    "NOT-EXERCISED": "not-exercised",
 }
 
 # What `smtp-harness run` does for one scenario (adapter, built-in deviations, apply_deviations),

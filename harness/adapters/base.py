@@ -34,7 +34,9 @@ class Target:
         ca_file: PEM file of the CA that signed the server certificate.
         ssl_context: a verifying client context trusting that CA.
         server_hostname: the name in the server certificate.
-        timeout: seconds the client may wait for any one reply.
+        timeout: seconds the client may wait for any one reply before it gives up: the task's
+            ``client.timeout`` when the scenario sets one (adapters pass it to the library's
+            timeout argument, or a command's ``{timeout}``), else the run's ``limits.total``.
     """
 
     host: str
@@ -113,6 +115,15 @@ def load_adapter(name: str) -> ClientAdapter:
     if not isinstance(adapter, ClientAdapter):
         raise AdapterError(f"client adapter {name!r} lacks name, capabilities or deliver()")
     return adapter
+
+
+def missing_requirement(adapter: ClientAdapter) -> str | None:
+    """Why the client behind ``adapter`` cannot run on this machine (a program that is not
+    installed), or None. Adapters may define ``missing() -> str | None``; a library adapter
+    whose package is missing already fails in load_adapter."""
+    check = getattr(adapter, "missing", None)
+    result = check() if callable(check) else None
+    return result if isinstance(result, str) else None
 
 
 def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None:

@@ -229,6 +229,14 @@ class CommandAdapter:
     def from_file(cls, path: str | Path) -> CommandAdapter:
         return cls(CommandConfig.from_file(path))
 
+    def missing(self) -> str | None:
+        """Why this client cannot run here (its program is not installed), or None."""
+        c = self.config
+        if shutil.which(c.program) is not None:
+            return None
+        hint = f" (install: {c.install})" if c.install else ""
+        return f"{c.name}: the program {c.program!r} is not on PATH{hint}"
+
     def argv(self, task: ClientTask, values: dict[str, str]) -> list[str]:
         """The full argument list for ``task`` (each placeholder becomes part of one argument)."""
         c = self.config

@@ -3,6 +3,12 @@
 ``SMTP``/``SMTP_SSL`` with the run's CA context, ``starttls()`` then ``ehlo()``, ``login()`` (or
 ``auth()`` with the task's preferred mechanism), ``sendmail()``, ``verify()``, ``expn()``,
 ``noop()``, ``rset()``, ``HELP`` through ``docmd`` (``help()`` drops the reply code), ``quit()``.
+
+TLS is driven with the run's verifying context: ``starttls(context=...)`` and
+``SMTP_SSL(context=...)``. Called without a context, as many examples do, smtplib verifies
+nothing (``ssl._create_stdlib_context()``: CERT_NONE, no host-name check) and fails every
+``tls.refuse-*`` scenario; tests/integration/test_certificates.py runs it that way to show it.
+The timeout is ``Target.timeout`` (the task's ``client.timeout`` when set), passed to ``SMTP``.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ report.
 
 The oracle is deliberately loose where the RFC is silent. A client must report ``delivered`` when
 every reply up to the end of DATA says success in correct framing; it must not report ``delivered``
-when any reply on that path carries a failure code, or when the server closed before the message
-was accepted. After any framing defect or unsolicited line a clean failure is always acceptable,
+when any reply on that path carries a failure code (a reply whose lines disagree, R-REPLY-2, only
+when every line does: RFC 5321 §4.2.1 lets a client act on the code of any line), or when the
+server closed before the message was accepted. After any framing defect or unsolicited line a clean failure is always acceptable,
 and so is waiting for a line end that never comes (the script then closes after a silence).
 """
 
@@ -237,9 +238,11 @@ def expectation(case: FuzzCase) -> Expectation:
             continue
         disturbed = disturbed or change.disturbs
         klass = SUCCESS_CLASS.get(stage)
-        # A reply means its last line's code: with mixed codes (R-REPLY-2) a client may refuse
-        # the reply, or act on the line that ends it, never on an earlier one.
-        if failing is None and klass and change.reply.code // 100 != klass:
+        # With mixed codes (R-REPLY-2) RFC 5321 §4.2.1 lets a client "make processing decisions
+        # based on the code in any line": it may act on any line's code, or refuse the reply. So
+        # the reply fails the send only if every line's code does.
+        line_codes = change.framing.codes or (change.reply.code,)
+        if failing is None and klass and all(c // 100 != klass for c in line_codes):
             failing = change
         if change.framing.closes and stage not in ("dot", "quit"):
             closed_early = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from hypothesis import seed as hypothesis_seed
 
 from fake_servers.tls import TlsMaterial
 from harness.adapters.base import ClientAdapter, unsupported_reason
+from harness.deviations import Deviation
 from harness.fuzz.cases import BASES, DOMAIN, FuzzCase, build_scenario, fuzz_cases, simpler_cases
 from harness.protocol.replies import Reply
 from harness.results import Result, Verdict
@@ -79,6 +80,11 @@ class Finding:
     first_example: int
     path: Path | None = None
     replayed: str = ""  # the verdict when the written file was run again
+    known: Deviation | None = None  # the client's listed deviation this finding is
+
+    def marks(self) -> list[str]:
+        """``stage:label`` of each changed reply, as deviation ``fuzz:`` entries name them."""
+        return [f"{c.stage}:{c.label()}" for c in self.case.changes]
 
     @property
     def key(self) -> tuple[str, tuple[str, ...]]:
@@ -87,6 +93,19 @@ class Finding:
     def name(self, client: str) -> str:
         slug = "-".join(self.case.labels()).replace("+", "-")
         return f"{client}-{self.klass}-{slug}"[:100]
+
+
+def known_deviation(finding: Finding, deviations: Mapping[str, Deviation]) -> Deviation | None:
+    """The listed deviation whose ``fuzz`` prefixes match every change of the finding."""
+    marks = finding.marks()
+    for deviation in deviations.values():
+        if (
+            deviation.fuzz
+            and marks
+            and all(any(m.startswith(p) for p in deviation.fuzz) for m in marks)
+        ):
+            return deviation
+    return None
 
 
 @dataclass(slots=True)
@@ -101,6 +120,11 @@ class FuzzReport:
     def examples(self) -> int:
         return sum(self.counts.values())
 
+    @property
+    def new_findings(self) -> list[Finding]:
+        """Findings that are not a known deviation of the client: these fail the run."""
+        return [f for f in self.findings if f.known is None]
+
 
 def fuzz(
     adapter: ClientAdapter,
@@ -110,6 +134,7 @@ def fuzz(
     out: Path | None = None,
     bases: tuple[str, ...] = BASES,
     progress: Callable[[str], None] | None = None,
+    deviations: Mapping[str, Deviation] | None = None,
 ) -> FuzzReport:
     """Run ``examples`` generated cases against ``adapter``; shrink and (with ``out``) write each
     distinct finding as a scenario file, then replay that file to confirm its verdict."""
@@ -158,6 +183,7 @@ def fuzz(
             finding = _shrink(case, result, index, run)
             if any(f.key == finding.key for f in report.findings):
                 continue
+            finding.known = known_deviation(finding, deviations or {})
             report.findings.append(finding)
             if progress is not None:
                 progress(f"finding: {finding.klass} {', '.join(finding.case.labels())}")
@@ -231,9 +257,16 @@ def format_report(report: FuzzReport) -> str:
     ]
     if not report.findings:
         lines.append(f"no findings in {report.examples} examples")
+    elif not report.new_findings:
+        lines.append(f"{len(report.findings)} finding(s), all known deviations of {report.client}")
     for f in report.findings:
         where = f" -> {f.path} (replays: {f.replayed})" if f.path else ""
-        lines.append(f"{f.klass.upper():10} {', '.join(f.case.labels())}{where}")
+        lines.append(f"{f.klass.upper():10} {', '.join(f.marks())}{where}")
+        if f.known is not None:
+            lines.append(
+                f"    known deviation ({f.known.rule}, {f.known.scenario}): {f.known.reason} "
+                f"[{f.known.location}]"
+            )
         lines += [f"    {d}" for d in f.case.describe()]
         lines.append(f"    verdict: {f.result.verdict.value}: {f.result.message}")
     return "\n".join(lines)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from harness.results import VERDICT_ORDER, Result, Verdict, count_verdicts
 from harness.scenario.model import Scenario
@@ -98,7 +98,16 @@ def format_matrix_markdown(scenarios: Sequence[Scenario], columns: Columns) -> s
     return "\n".join(lines) + "\n"
 
 
-def format_matrix_html(scenarios: Sequence[Scenario], columns: Columns) -> str:
+def matrix_tables(
+    scenarios: Sequence[Scenario],
+    columns: Columns,
+    *,
+    link: Callable[[Result], bool] = lambda r: False,
+) -> str:
+    """The HTML grid (a row per scenario, a cell per client, linked to its ladder where
+    ``link`` says) and, below it, the counts per grade."""
+    from harness.report.html import ladder_id
+
     clients = list(columns)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in clients)
     body = []
@@ -111,18 +120,29 @@ def format_matrix_html(scenarios: Sequence[Scenario], columns: Columns) -> str:
                 if r
                 else ""
             )
-            cells.append(f'<td class="{_cell(r).lower()}" title="{title}">{_cell(r)}</td>')
+            text = _cell(r)
+            if r is not None and link(r):
+                text = f'<a href="#{ladder_id(c, s.id)}">{text}</a>'
+            area = html.escape(s.id.split(".", 1)[0])
+            grade = r.verdict.value if r else ""
+            cells.append(
+                f'<td class="{_cell(r).lower()}" title="{title}" data-grade="{grade}" '
+                f'data-area="{area}">{text}</td>'
+            )
         body.append(f"<tr><th>{html.escape(s.id)}</th>{''.join(cells)}</tr>")
     counts = "".join(
         f"<tr><th>{g}</th>{''.join(f'<td>{n}</td>' for n in per_client)}</tr>"
         for g, per_client in _count_rows(columns)
     )
     return (
-        "<!doctype html><meta charset=utf-8><title>Conformance matrix</title>"
-        "<style>td.pass{background:#cfc}td.fail,td.error,td.xpass{background:#f99}"
-        "td.non-strict{background:#fc9}td.info,td.not-exercised{background:#cef}"
-        "td.xfail{background:#fe9}td.skip{background:#ddd}td,th{padding:2px 8px;font-family:monospace}"
-        "table.counts{margin-top:1em}</style>"
-        f"<table><tr><th>scenario</th>{head}</tr>{''.join(body)}</table>"
-        f"<table class=counts><tr><th>grade</th>{head}</tr>{counts}</table>\n"
+        f"<table class=matrix><tr><th>scenario</th>{head}</tr>{''.join(body)}</table>"
+        f"<table class=counts><tr><th>grade</th>{head}</tr>{counts}</table>"
     )
+
+
+def format_matrix_html(scenarios: Sequence[Scenario], columns: Columns) -> str:
+    """The matrix as one self-contained HTML page, with a ladder diagram per cell that is not a
+    pass (see harness.report.html)."""
+    from harness.report.html import format_matrix_report
+
+    return format_matrix_report(scenarios, columns)

@@ -75,7 +75,7 @@ def format_failure(result: Result) -> str:
     out += [f"    note: {n}" for n in result.notes]
     out.append("    transcript (time, TLS, S=server C=client *=harness):")
     lines = result.transcript.lines()
-    mark = _failing_line(lines) if failure is not None else None
+    mark = failing_line_index(lines) if failure is not None else None
     for i, (at, direction, tls, text) in enumerate(lines):
         lock = "tls " if tls and direction is not Direction.NOTE else "    "
         if i == mark and failure is not None:
@@ -91,7 +91,7 @@ def format_failure(result: Result) -> str:
     return "\n".join(out)
 
 
-def _failing_line(lines: list[tuple[float, Direction, bool, str]]) -> int | None:
+def failing_line_index(lines: list[tuple[float, Direction, bool, str]]) -> int | None:
     """The last client line before the harness noted the failure."""
     for i in range(len(lines) - 1, -1, -1):
         if lines[i][1] is Direction.NOTE and lines[i][3].startswith("FAILED"):

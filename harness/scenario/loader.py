@@ -22,6 +22,7 @@ from harness.protocol.data import to_crlf
 from harness.scenario.model import (
     AnyOf,
     AuthStep,
+    Certificate,
     ClientStep,
     ClientTask,
     Close,
@@ -40,6 +41,7 @@ from harness.scenario.model import (
     Step,
     TlsMode,
     Unordered,
+    give_up_window,
 )
 from harness.scenario.patterns import compile_pattern
 from harness.yaml_nodes import NodeReader, compose, node_line
@@ -61,11 +63,13 @@ _TOP_KEYS = {
     "expect",
     "exchange",
     "faults",
+    "certificate",
     "level",
 }
 _LEVELS = tuple(level.value for level in Level)
 _DATA_COMPARE = ("exact", "content", "any")
-_CLIENT_MATCHERS = ("match", "regex", "data", "bdat", "silence")
+_CLIENT_MATCHERS = ("match", "regex", "data", "bdat", "silence", "gives_up")
+_CERTIFICATES = tuple(c.value for c in Certificate)
 
 
 # --- sections --------------------------------------------------------------------------------
@@ -75,7 +79,17 @@ def _client(r: NodeReader, node: yaml.Node) -> ClientTask:
     keys = r.mapping(
         node,
         "client",
-        ("mail_from", "rcpt_to", "message", "tls", "auth", "ehlo_name", "operations", "dsn"),
+        (
+            "mail_from",
+            "rcpt_to",
+            "message",
+            "tls",
+            "auth",
+            "ehlo_name",
+            "operations",
+            "dsn",
+            "timeout",
+        ),
     )
     auth = None
     if "auth" in keys:
@@ -118,6 +132,9 @@ def _client(r: NodeReader, node: yaml.Node) -> ClientTask:
         operations=_operations(r, keys["operations"])
         if "operations" in keys
         else (Operation(kind="send"),),
+        timeout=r.number(keys["timeout"], "client.timeout", minimum=0.1)
+        if "timeout" in keys
+        else None,
     )
 
 
@@ -339,8 +356,12 @@ def _client_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> Clien
     keys = r.mapping(node, field, (*_CLIENT_MATCHERS, "optional", "compare", "absent", "level"))
     kinds = [k for k in _CLIENT_MATCHERS if k in keys]
     if len(kinds) != 1:
-        raise r.error(node, field, "expected exactly one of: match, regex, data, bdat, silence")
+        raise r.error(node, field, f"expected exactly one of: {', '.join(_CLIENT_MATCHERS)}")
     kind = kinds[0]
+    if kind == "gives_up":
+        if len(keys) != 1 or r.scalar(keys[kind], f"{field}.gives_up") is not True:
+            raise r.error(node, field, "write `gives_up: true` (it takes no other keys)")
+        return ClientStep(kind="gives_up", expected="", line=line)
     if kind == "silence":
         if len(keys) != 1:
             raise r.error(node, field, "`silence` takes no other keys")
@@ -465,13 +486,20 @@ def _steps(r: NodeReader, node: yaml.Node, field: str) -> tuple[Step, ...]:
             step = _auth_step(r, value, sub, line)
         elif kind == "tls":
             if isinstance(value, yaml.MappingNode):
-                t = r.mapping(value, sub, ("start", "may_refuse"), required=("start",))
+                t = r.mapping(
+                    value, sub, ("start", "may_refuse", "certificate"), required=("start",)
+                )
                 if r.scalar(t["start"], f"{sub}.start") is not True:
                     raise r.error(t["start"], f"{sub}.start", "write `start: true`")
                 may_refuse = (
                     r.boolean(t["may_refuse"], f"{sub}.may_refuse") if "may_refuse" in t else False
                 )
-                step = StartTls(may_refuse=may_refuse, line=line)
+                certificate = (
+                    Certificate(r.choice(t["certificate"], f"{sub}.certificate", _CERTIFICATES))
+                    if "certificate" in t
+                    else Certificate.GOOD
+                )
+                step = StartTls(may_refuse=may_refuse, certificate=certificate, line=line)
             else:
                 r.choice(value, sub, ("start",))
                 step = StartTls(line=line)
@@ -537,6 +565,34 @@ def parse_scenario(text: str, path: str = "<string>") -> Scenario:
     exchange = _steps(r, keys["exchange"], "exchange")
     if not exchange:
         raise r.error(keys["exchange"], "exchange", "expected at least one step")
+    client = _client(r, keys["client"])
+    limits = _limits(r, keys["limits"]) if "limits" in keys else Limits()
+    certificate = Certificate.GOOD
+    if "certificate" in keys:
+        if client.tls is not TlsMode.IMPLICIT:
+            raise r.error(
+                keys["certificate"],
+                "certificate",
+                "only for client.tls: implicit (the handshake at connect); "
+                "for STARTTLS write it on the step: `tls: {start: true, certificate: ...}`",
+            )
+        certificate = Certificate(r.choice(keys["certificate"], "certificate", _CERTIFICATES))
+    gives_up = _first_gives_up(exchange)
+    if gives_up is not None:
+        if client.timeout is None:
+            raise r.error(
+                keys["exchange"],
+                f"exchange (line {gives_up.line})",
+                "a `gives_up` step needs client.timeout: the client is judged against it",
+            )
+        window = give_up_window(client.timeout)
+        if window >= limits.total:
+            raise r.error(
+                keys["limits"] if "limits" in keys else keys["client"],
+                "limits.total",
+                f"must exceed {window:g} s, the time a `gives_up` step waits "
+                f"(2 x client.timeout + {window - 2 * client.timeout:g} s)",
+            )
     return Scenario(
         id=scenario_id,
         title=r.string(keys["title"], "title") if "title" in keys else scenario_id,
@@ -544,15 +600,33 @@ def parse_scenario(text: str, path: str = "<string>") -> Scenario:
         tags=r.strings(keys["tags"], "tags") if "tags" in keys else (),
         source=r.string(keys["source"], "source") if "source" in keys else "",
         description=r.string(keys["description"], "description") if "description" in keys else "",
-        limits=_limits(r, keys["limits"]) if "limits" in keys else Limits(),
+        limits=limits,
         faults=_faults(r, keys["faults"]) if "faults" in keys else (),
-        client=_client(r, keys["client"]),
+        certificate=certificate,
+        client=client,
         expect=_expect(r, keys["expect"]),
         exchange=exchange,
         level=_level(r, keys, "level"),
         path=path,
         line=node_line(keys["id"]),
     )
+
+
+def _first_gives_up(steps: tuple[Step, ...]) -> ClientStep | None:
+    for step in steps:
+        if isinstance(step, ClientStep) and step.kind == "gives_up":
+            return step
+        for branch in (
+            step.branches
+            if isinstance(step, AnyOf)
+            else step.groups
+            if isinstance(step, Unordered)
+            else ()
+        ):
+            found = _first_gives_up(branch)
+            if found is not None:
+                return found
+    return None
 
 
 def load_scenario(path: str | Path) -> Scenario:

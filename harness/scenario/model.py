@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from harness.faults import Fault
 
 __all__ = [
+    "GIVE_UP_MARGIN",
     "AnyOf",
     "AuthStep",
+    "Certificate",
     "ClientStep",
     "ClientTask",
     "Close",
@@ -33,6 +35,7 @@ __all__ = [
     "Step",
     "TlsMode",
     "Unordered",
+    "give_up_window",
 ]
 
 
@@ -42,6 +45,27 @@ class TlsMode(enum.StrEnum):
     NONE = "none"
     STARTTLS = "starttls"  # upgrade with STARTTLS, and fail if that is impossible
     IMPLICIT = "implicit"  # TLS from the first byte (RFC 8314 §3)
+
+
+class Certificate(enum.StrEnum):
+    """Which certificate the server presents in a TLS handshake.
+
+    Every kind but ``good`` and ``intermediate`` is one a verifying client must refuse
+    (RFC 8314 §5.3, RFC 7817 §3, RFC 6125 §6): fake_servers.tls makes each one per run.
+    """
+
+    GOOD = "good"  # signed by the CA the client is told to trust, for the server's names
+    INTERMEDIATE = "intermediate"  # good, signed by an intermediate CA the server also sends
+    UNTRUSTED_CA = "untrusted-ca"  # signed by a CA the client was not told to trust
+    WRONG_HOST = "wrong-host"  # trusted CA, but issued for another host name
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not-yet-valid"
+    SELF_SIGNED = "self-signed"
+    INCOMPLETE_CHAIN = "incomplete-chain"  # signed by an intermediate the server leaves out
+
+    @property
+    def must_refuse(self) -> bool:
+        return self not in (Certificate.GOOD, Certificate.INTERMEDIATE)
 
 
 class Level(enum.StrEnum):
@@ -122,6 +146,9 @@ class ClientTask:
     ehlo_name: str | None = None
     operations: tuple[Operation, ...] = (Operation(kind="send"),)
     dsn: DsnRequest | None = None
+    # Seconds the client is told to wait for any one reply before it gives up (None: the
+    # harness's own limit, limits.total). Scaled down from RFC 5321 §4.5.3.2's minutes.
+    timeout: float | None = None
 
     @property
     def sends(self) -> bool:
@@ -163,6 +190,16 @@ class Limits:
     grace: float = 5.0
 
 
+# A client told ``timeout`` seconds gives up on a silent server within one timeout, plus one
+# more if it sends QUIT and waits for its reply, plus this margin (process start, exit).
+GIVE_UP_MARGIN = 2.0
+
+
+def give_up_window(timeout: float) -> float:
+    """Seconds a ``gives_up`` step waits for the client to close."""
+    return 2 * timeout + GIVE_UP_MARGIN
+
+
 # --- exchange steps -------------------------------------------------------------------------
 
 
@@ -191,9 +228,13 @@ class StartTls:
     Attributes:
         may_refuse: a client that closes the connection instead of starting the handshake
             ends the session without failing it (e.g. after a suspicious 220, RFC 3207 §4).
+        certificate: the certificate the server presents; with one the client must refuse, a
+            handshake the client aborts ends the session without failing it, and after a
+            completed one the client may only QUIT (RFC 3207 §4.1).
     """
 
     may_refuse: bool = False
+    certificate: Certificate = Certificate.GOOD
     line: int = 0
 
 
@@ -208,8 +249,9 @@ class ClientStep:
 
     Attributes:
         kind: the matcher: ``match`` (pattern), ``regex``, ``data``, ``bdat`` (the message sent
-            in one or more BDAT chunks, RFC 3030) or ``silence`` (the client sends nothing for
-            ``seconds``; closing counts as silence).
+            in one or more BDAT chunks, RFC 3030), ``silence`` (the client sends nothing for
+            ``seconds``; closing counts as silence) or ``gives_up`` (the server says nothing
+            more, and the client must close, after QUIT or not, within ``give_up_window``).
         expected: the pattern or regex; for ``data``, the word ``message``.
         compare: for ``data``: ``exact``, ``content`` or ``any``.
         absent: for ``data``: strings that must not appear anywhere in the data (e.g. a BCC
@@ -229,6 +271,8 @@ class ClientStep:
     def describe(self) -> str:
         if self.kind == "silence":
             return f"<silence for {self.seconds:g} s>"
+        if self.kind == "gives_up":
+            return "<the client gives up: QUIT or close>"
         if self.kind == "data":
             return f"<DATA content: the message, compare={self.compare}>"
         if self.kind == "bdat":
@@ -287,6 +331,7 @@ class Scenario:
     description: str = ""
     limits: Limits = field(default_factory=Limits)
     faults: tuple[Fault, ...] = ()  # transport faults laid over the exchange (harness.faults)
+    certificate: Certificate = Certificate.GOOD  # presented at connect (client.tls: implicit)
     # How strongly the RFC requires what this scenario checks; None: from the rules in refs
     # (harness.grading.scenario_level).
     level: Level | None = None

@@ -18,6 +18,7 @@ from harness.faults import Fault
 from harness.scenario.model import (
     AnyOf,
     AuthStep,
+    Certificate,
     ClientStep,
     ClientTask,
     Close,
@@ -161,6 +162,8 @@ def _send(step: Send) -> _Node:
 def _client_step(step: ClientStep) -> _Node:
     if step.kind == "silence":
         return {"client": {"silence": _num(step.seconds)}}
+    if step.kind == "gives_up":
+        return {"client": {"gives_up": "true"}}
     if step.kind == "match" and not step.optional and step.level is None:
         return {"client": _str(step.expected)}
     body: dict[str, _Node] = {
@@ -213,9 +216,12 @@ def _steps(steps: tuple[Step, ...]) -> list[_Node]:
         elif isinstance(step, AuthStep):
             out.append(_auth(step))
         elif isinstance(step, StartTls):
-            out.append(
-                {"tls": {"start": "true", "may_refuse": "true"} if step.may_refuse else "start"}
-            )
+            tls: dict[str, _Node] = {"start": "true"}
+            if step.may_refuse:
+                tls["may_refuse"] = "true"
+            if step.certificate is not Certificate.GOOD:
+                tls["certificate"] = step.certificate.value
+            out.append({"tls": tls if len(tls) > 1 else "start"})
         elif isinstance(step, Delay):
             out.append({"delay": _num(step.seconds)})
         elif isinstance(step, Close):
@@ -266,6 +272,8 @@ def _client(task: ClientTask) -> dict[str, _Node]:
         out["ehlo_name"] = _str(task.ehlo_name)
     if task.operations != ClientTask().operations:
         out["operations"] = [_operation(op) for op in task.operations]
+    if task.timeout is not None:
+        out["timeout"] = _num(task.timeout)
     return out
 
 
@@ -367,6 +375,8 @@ def dump_scenario(scenario: Scenario) -> str:
         top["limits"] = _limits(scenario.limits)
     if scenario.faults:
         top["faults"] = [_fault(f) for f in scenario.faults]
+    if scenario.certificate is not Certificate.GOOD:
+        top["certificate"] = scenario.certificate.value
     top["client"] = _client(scenario.client)
     top["expect"] = _expect(scenario.expect)
     top["exchange"] = _steps(scenario.exchange)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from harness.adapters.base import Capabilities, Target
 from harness.adapters.reference import ReferenceAdapter
 from harness.fuzz.cases import build_scenario, fuzz_cases
-from harness.fuzz.engine import DEFAULT_EXAMPLES, classify, fuzz
+from harness.fuzz.engine import DEFAULT_EXAMPLES, classify, format_report, fuzz
 from harness.outcome import ClientOutcome
 from harness.runner import run_scenario
 from harness.scenario.loader import load_scenario
@@ -94,3 +94,32 @@ def test_the_reference_client_handles_every_case_in_bounded_time(case: object) -
     assert classify(result) == "handled", result.message
     # Its own deadline, not the server's patience, ends every wait.
     assert time.monotonic() - started < scenario.limits.total
+
+
+def test_findings_that_a_deviation_names_are_known_not_new() -> None:
+    from harness.deviations import Deviation
+
+    plain = fuzz(FirstLineOnlyClient(), examples=40, seed=5)
+    assert plain.findings and plain.new_findings == plain.findings
+    marks = sorted({m.split(":")[0] + ":" for f in plain.findings for m in f.marks()})
+    listed = {
+        "x.known": Deviation(
+            scenario="x.known",
+            rule="R-REPLY-3",
+            reason="reads one line",
+            trigger="t",
+            fuzz=tuple(marks),
+        )
+    }
+    known = fuzz(FirstLineOnlyClient(), examples=40, seed=5, deviations=listed)
+    assert [f.key for f in known.findings] == [f.key for f in plain.findings]
+    assert known.new_findings == []
+    assert all(f.known is listed["x.known"] for f in known.findings)
+    assert "all known deviations" in format_report(known)
+    # a prefix that matches no finding leaves them all new
+    other = {
+        "x.other": Deviation(
+            scenario="x.other", rule="R", reason="r", trigger="t", fuzz=("nowhere:",)
+        )
+    }
+    assert fuzz(FirstLineOnlyClient(), examples=40, seed=5, deviations=other).new_findings

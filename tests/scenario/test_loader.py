@@ -291,8 +291,8 @@ def step(yaml_line: str) -> str:
 
 VERSION_HINT = "(a newer file needs a newer smtp-harness; see docs/scenario-format.md)"
 TOP_KEYS = (
-    "client, description, exchange, expect, faults, id, level, limits, refs, source, tags, title, "
-    "version"
+    "certificate, client, description, exchange, expect, faults, id, level, limits, refs, source, "
+    "tags, title, version"
 )
 STEP_KINDS = "server, raw, client, auth, tls, delay, close, any_of, unordered"
 
@@ -334,7 +334,7 @@ ERRORS = [
     pytest.param(
         MINIMAL.replace("rcpt_to:", "rcpt:"),
         "s.yaml:3: client.rcpt: unknown key 'rcpt'; expected one of: "
-        "auth, dsn, ehlo_name, mail_from, message, operations, rcpt_to, tls",
+        "auth, dsn, ehlo_name, mail_from, message, operations, rcpt_to, timeout, tls",
         id="unknown-client-key",
     ),
     pytest.param(
@@ -357,7 +357,8 @@ ERRORS = [
     pytest.param(
         step("- client: {match: QUIT, optinal: true}"),
         "s.yaml:7: exchange[1].client.optinal: unknown key 'optinal'; "
-        "expected one of: absent, bdat, compare, data, level, match, optional, regex, silence",
+        "expected one of: absent, bdat, compare, data, gives_up, level, match, optional, regex, "
+        "silence",
         id="unknown-key-in-client-step",
     ),
     pytest.param(
@@ -444,7 +445,7 @@ ERRORS = [
     ),
     pytest.param(
         step("- client: {match: QUIT, regex: QUIT}"),
-        "s.yaml:7: exchange[1].client: expected exactly one of: match, regex, data, bdat, silence",
+        "s.yaml:7: exchange[1].client: expected exactly one of: match, regex, data, bdat, silence, gives_up",
         id="two-client-matchers",
     ),
     pytest.param(
