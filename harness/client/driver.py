@@ -98,7 +98,13 @@ async def _session(
         if task.ehlo_name
         else _address_literal(local[0] if local else "127.0.0.1")
     )
-    machine = machine_class(task, ehlo_name=ehlo_name, variant=variant)
+    # A changed machine written against the plain signature keeps working: ``variant`` is passed
+    # only when one is asked for.
+    machine = (
+        machine_class(task, ehlo_name=ehlo_name)
+        if variant == STRICT
+        else machine_class(task, ehlo_name=ehlo_name, variant=variant)
+    )
     try:
         await _run(machine, reader, writer, ctx, hostname, config.timeout)
     finally:
