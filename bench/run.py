@@ -66,6 +66,7 @@ from harness.runner import default_jobs, run_scenarios
 from harness.scenario.loader import load_scenarios, parse_scenario
 from harness.scenario.model import (
     AnyOf,
+    ClientStep,
     Close,
     Delay,
     Scenario,
@@ -133,11 +134,14 @@ exchange:
 
 
 def is_plain(scenario: Scenario) -> bool:
-    """No TLS, no delays or pauses, no server close: a scenario that runs as fast as it can."""
+    """No TLS, no delays or pauses, no server close, no step that waits on purpose (silence, a
+    client that must give up), no faults: a scenario that runs as fast as it can."""
 
     def plain_steps(steps: tuple[Step, ...]) -> bool:
         for step in steps:
             if isinstance(step, Delay | StartTls | Close):
+                return False
+            if isinstance(step, ClientStep) and step.kind in ("silence", "gives_up"):
                 return False
             if isinstance(step, Send) and (step.delay or step.pause):
                 return False
@@ -147,7 +151,11 @@ def is_plain(scenario: Scenario) -> bool:
                 return False
         return True
 
-    return scenario.client.tls is TlsMode.NONE and plain_steps(scenario.exchange)
+    return (
+        scenario.client.tls is TlsMode.NONE
+        and not scenario.faults
+        and plain_steps(scenario.exchange)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -535,6 +543,7 @@ class TimedAdapter(ReferenceAdapter):
     """The reference client, noting when each scenario's client starts (for the schedule)."""
 
     def __init__(self, names: dict[int, str]) -> None:
+        super().__init__()
         self.names, self.started, self.t0 = names, {}, time.perf_counter()
 
     async def deliver(self, task, target):  # type: ignore[no-untyped-def]
@@ -542,7 +551,7 @@ class TimedAdapter(ReferenceAdapter):
         return await super().deliver(task, target)
 
 
-def bench_corpus(corpus: list[Scenario], serial: bool) -> None:
+def bench_corpus(corpus: list[Scenario], serial: bool, command_line: bool = True) -> None:
     jobs, cores = default_jobs(), os.cpu_count() or 1
     heading(f"3. whole corpus ({len(corpus)} scenarios), reference client, run_scenarios(jobs=...)")
     names = {id(s.client): s.id for s in corpus}
@@ -584,6 +593,8 @@ def bench_corpus(corpus: list[Scenario], serial: bool) -> None:
         wall <= limit,
         f"run_scenarios: {wall:.2f} s vs {limit:.2f} s, {100 * (wall / limit - 1):+.0f}%",
     )
+    if not command_line:
+        return
     # The same from the command line, as a user runs it: start-up, imports and YAML included.
     command = [sys.executable, "-m", "harness.cli", "run", "--jobs", str(jobs)]
     with tempfile.TemporaryDirectory(prefix="smtp-bench-") as tmp:
@@ -835,14 +846,23 @@ def main() -> int:
         "--quick", action="store_true", help="a short run (no serial corpus run, shorter rounds)"
     )
     parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every section once, in a few seconds, on a small corpus: proves the benchmarks "
+        "still run (the test suite runs it); its figures mean nothing",
+    )
+    parser.add_argument(
         "--profile",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="print cProfile tables (default: on in a full run, off with --quick)",
     )
     args = parser.parse_args()
+    args.quick = args.quick or args.smoke
     profile = (not args.quick) if args.profile is None else args.profile
     seconds, rounds = (0.2, 3) if args.quick else (0.25, 12)
+    if args.smoke:
+        seconds, rounds = 0.05, 1
 
     print(f"date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M:%S %Z}")
     print(
@@ -851,7 +871,7 @@ def main() -> int:
     print(f"python: {sys.version.split()[0]} ({platform.python_implementation()})")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(
-        f"command: python bench/run.py{' --quick' if args.quick else ''}"
+        f"command: python bench/run.py{' --smoke' if args.smoke else ' --quick' if args.quick else ''}"
         + ("" if args.profile is None else (" --profile" if args.profile else " --no-profile"))
     )
     t0, busy0, own0 = time.perf_counter(), busy_cpu_seconds(), own_cpu_seconds()
@@ -866,9 +886,12 @@ def main() -> int:
         f"corpus loaded: {len(corpus)} scenarios in {1000 * (time.perf_counter() - start):.0f} ms"
     )
 
+    if args.smoke:
+        corpus = [s for s in corpus if is_plain(s)][:12]
+        print(f"smoke run: {len(corpus)} plain scenarios stand for the corpus")
     b1 = bench_sessions(tls, seconds, rounds)
-    bench_harness(tls, corpus, seconds, max(3, rounds // 2), b1)
-    bench_corpus(corpus, serial=not args.quick)
+    bench_harness(tls, corpus, seconds, 1 if args.smoke else max(3, rounds // 2), b1)
+    bench_corpus(corpus, serial=not args.quick, command_line=not args.smoke)
     bench_tls(tls, seconds, max(1, rounds // 3))
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if not args.quick and len(cpus) > 1:
@@ -884,10 +907,11 @@ def main() -> int:
             bench_harness(tls, corpus, seconds, max(3, rounds // 3), b1, f" [pinned to CPU {cpu}]")
         finally:
             os.sched_setaffinity(0, set(cpus))
-    if profile:
-        profile_server(tls, "scripted", 2.0, top=30)
-        profile_server(tls, "minimal", 1.0, top=0)
-        profile_harness(corpus, 2.0)
+    if profile or args.smoke:
+        length = 0.2 if args.smoke else None
+        profile_server(tls, "scripted", length or 2.0, top=5 if args.smoke else 30)
+        profile_server(tls, "minimal", length or 1.0, top=0)
+        profile_harness(corpus, length or 2.0)
 
     heading("targets")
     for name, met, detail in TARGETS:

@@ -3,24 +3,31 @@
 with ServerController(scenario) as server:
     smtplib.SMTP(server.host, server.port) ...
     session = server.wait_session(timeout=5)
+    server.assert_followed()          # raises with the finding and the transcript if not
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from concurrent.futures import Future
-from typing import Any
+import contextlib
+import dataclasses
 
+from fake_servers.findings import (
+    Finding,
+    NoClientError,
+    ServerFindingError,
+    format_findings,
+    scripted_finding,
+)
 from fake_servers.scripted import ScriptedServer, Session
+from fake_servers.threaded import ThreadedServer
 from fake_servers.tls import TlsMaterial
-from harness.errors import HarnessError
 from harness.scenario.model import Scenario
 
 __all__ = ["ServerController"]
 
 
-class ServerController:
+class ServerController(ThreadedServer[ScriptedServer]):
     """Start and stop a ScriptedServer from synchronous code.
 
     Args:
@@ -40,18 +47,10 @@ class ServerController:
         ready_timeout: float = 5.0,
     ) -> None:
         self.tls = tls or TlsMaterial.shared()
-        self.server = ScriptedServer(scenario, tls=self.tls, host=host, port=port)
-        self.ready_timeout = ready_timeout
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def host(self) -> str:
-        return self.server.host
-
-    @property
-    def port(self) -> int:
-        return self.server.port
+        super().__init__(
+            ScriptedServer(scenario, tls=self.tls, host=host, port=port),
+            ready_timeout=ready_timeout,
+        )
 
     @property
     def ca_path(self) -> str:
@@ -62,57 +61,96 @@ class ServerController:
     def sessions(self) -> list[Session]:
         return self.server.sessions
 
-    def start(self) -> None:
-        """Start listening; returns once the port is open.
+    def wait_session(self, timeout: float = 10.0) -> Session:
+        """The first session once it has ended.
 
         Raises:
-            HarnessError: the server did not start within ``ready_timeout`` seconds.
+            NoClientError: no client connected within ``timeout`` seconds, or its session had
+                not ended by then (the message says which, and what the script waited for).
         """
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        started: Future[None] = Future()
+        session: Session | None = self._call(self.server.first_session(timeout), timeout + 1.0)
+        if session is not None:
+            return session
+        where = f"{self.host}:{self.port}"
+        if not self.sessions:
+            raise NoClientError(f"no client connected to {where} within {timeout:g} s")
+        raise NoClientError(
+            f"a client connected to {where} but its session had not ended within {timeout:g} s"
+        )
 
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.server.start())
-            except BaseException as exc:
-                started.set_exception(exc)
-                return
-            started.set_result(None)
-            loop.run_forever()
+    # -- judging, for tests (the pytest plugin calls these when a test ends) --
 
-        self._thread = threading.Thread(target=run, name="smtp-harness-server", daemon=True)
-        self._thread.start()
-        try:
-            started.result(self.ready_timeout)
-        except TimeoutError:
-            self.stop()
-            raise HarnessError(
-                f"the scripted server did not start within {self.ready_timeout} s; "
-                "try increasing ready_timeout"
-            ) from None
+    def describe(self) -> str:
+        return f"the scripted server for {self.server.scenario.id} on {self.host}:{self.port}"
 
-    def _call(self, coro: Any, timeout: float) -> Any:
-        assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
-
-    def wait_session(self, timeout: float = 10.0) -> Session | None:
-        """The first session once it has ended, or None if none ended in time."""
-        return self._call(self.server.first_session(timeout), timeout + 1.0)  # type: ignore[no-any-return]
-
-    def stop(self) -> None:
-        """Close the server and every session, stop the loop and the thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+    def settle(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for sessions still running to end."""
+        if not self.running:
             return
-        if loop.is_running():
-            asyncio.run_coroutine_threadsafe(self.server.close(), loop).result(10)
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        if not loop.is_running():
-            loop.close()
-        self._loop = self._thread = None
+
+        async def all_done() -> None:
+            waits = [s.done.wait() for s in self.server.sessions]
+            if waits:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.gather(*waits), timeout)
+
+        self._call(all_done(), timeout + 1.0)
+
+    def findings(self) -> list[Finding]:
+        """A finding for every ended session that left the script or ended before it."""
+        out = []
+        for number, session in enumerate(self.sessions, 1):
+            if session.done.is_set():
+                finding = scripted_finding(self.server.scenario, session, number)
+                if finding is not None:
+                    out.append(finding)
+        return out
+
+    def report_sections(self) -> list[tuple[str, str]]:
+        """One section per session: its transcript, with the failing step marked."""
+        from fake_servers.findings import short_path
+        from harness.report.text import format_failure
+        from harness.results import Result, Verdict
+
+        sections = []
+        scenario = self.server.scenario
+        scenario = dataclasses.replace(scenario, path=short_path(scenario.path))
+        for number, session in enumerate(self.sessions, 1):
+            title = f"smtp-harness: {scenario.id} on {self.host}:{self.port}, session {number}"
+            if not session.done.is_set():
+                text = "still running when the test ended (not judged)\n"
+                sections.append((title, text + session.transcript.render()))
+                continue
+            failed = session.failure is not None or not (session.complete or session.stopped)
+            result = Result(
+                scenario=scenario,
+                client="the code under test",
+                verdict=Verdict.FAIL if failed else Verdict.PASS,
+                message=session.failure.message if session.failure else "",
+                failure=session.failure,
+                transcript=session.transcript,
+            )
+            sections.append((title, format_failure(result)))
+        return sections
+
+    def assert_followed(self, timeout: float = 10.0) -> None:
+        """Raise unless a client connected and every ended session followed the script.
+
+        Waits up to ``timeout`` seconds for a first client and for running sessions to end.
+
+        Raises:
+            ServerFindingError: a session left the script: step, expected, got, rule, and
+                every session's transcript.
+            NoClientError: no client connected within ``timeout`` seconds.
+        """
+        if not self.sessions:
+            self.wait_session(timeout)
+        self.settle(timeout)
+        findings = [f for f in self.findings() if f.fails]
+        if findings:
+            text = format_findings(self, findings)
+            transcripts = "\n".join(f"--- {t}\n{body}" for t, body in self.report_sections())
+            raise ServerFindingError(f"{text}\n{transcripts}", findings)
 
     def __enter__(self) -> ServerController:
         self.start()

@@ -48,6 +48,8 @@ class Session:
     pending: list[str] = field(default_factory=list)  # steps still expected when it ended
     fault: str = ""  # the session-ending fault that hit it, if any
     data_accepted: bool = False  # the server sent a 2xx to a message's content
+    stopped: bool = False  # the server was closed while this session still ran
+    waiting_for: Callable[[], list[str]] | None = None  # the steps the script expects now
     server_closed: bool = False  # the script's own close step hung up on the client
     # The client said HELO where the script has EHLO: what that EHLO reply would have offered.
     helo_for_ehlo: tuple[str, ...] | None = None
@@ -145,6 +147,7 @@ class ScriptedServer:
         try:
             await _Connection(self, session, reader, writer).run()
         except asyncio.CancelledError:
+            session.stopped = True
             session.transcript.note("server stopped")
             raise
         finally:
@@ -177,6 +180,7 @@ class _Connection:
         self.session = session
         self.channel = Channel(reader, writer)
         self.playback = Playback(server.scenario)
+        session.waiting_for = self.playback.pending_steps
         limits = server.scenario.limits
         self.parser = CommandParser(max_line=limits.line, max_data=limits.message)
         self.tls = False

@@ -12,8 +12,11 @@ import random
 import re
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from harness import __version__
 from harness.adapters.base import (
     ClientAdapter,
     available_adapters,
@@ -26,10 +29,15 @@ from harness.errors import AdapterError, ScenarioError
 from harness.faults import Fault, parse_fault
 from harness.report.json_report import build_report, write_report
 from harness.report.matrix import format_matrix_markdown, format_matrix_text
+from harness.report.progress import Progress, is_quiet_worthy
 from harness.report.text import format_failure, format_result_line, format_summary, shows_detail
 from harness.results import Result
 from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
 from harness.scenario.model import Scenario, TlsMode
+from harness.serving import serve_profile
+
+if TYPE_CHECKING:
+    from fake_servers.scripted import Session
 
 __all__ = ["main"]
 
@@ -126,16 +134,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.randrange(1, 2**31)
     if faults or any(sc.faults for sc in scenarios):
         print(f"fault injection with seed {seed} (repeat the run with --seed {seed})", flush=True)
-    results = _run_one_client(
-        scenarios,
-        args.client,
-        args.deviations,
-        lambda r: print(format_result_line(r), flush=True),
-        args.jobs,
-        faults,
-        seed,
-        args.strict,
-    )
+    progress = Progress(len(scenarios), args.client, plain=args.quiet)
+
+    def show(result: Result) -> None:
+        if not args.quiet or is_quiet_worthy(result):
+            progress.clear()
+            print(format_result_line(result), flush=True)
+        progress.advance(result)
+
+    try:
+        results = _run_one_client(
+            scenarios, args.client, args.deviations, show, args.jobs, faults, seed, args.strict
+        )
+    finally:
+        progress.close()
     for result in results:
         if shows_detail(result, strict=args.strict):
             print()
@@ -172,9 +184,13 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         print(
             f"running {len(scenarios)} scenarios against {client} ...", file=sys.stderr, flush=True
         )
-        results = _run_one_client(
-            scenarios, client, args.deviations, lambda r: None, args.jobs, strict=args.strict
-        )
+        progress = Progress(len(scenarios), client)
+        try:
+            results = _run_one_client(
+                scenarios, client, args.deviations, progress.advance, args.jobs, strict=args.strict
+            )
+        finally:
+            progress.close()
         columns[results[0].client if results else client] = {r.scenario.id: r for r in results}
     print(format_matrix_text(scenarios, columns))
     if args.markdown:
@@ -233,17 +249,27 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from fake_servers.scripted import ScriptedServer, Session
+    from fake_servers.scripted import ScriptedServer
     from fake_servers.tls import TlsMaterial
+    from harness.serving import SessionTally, message_file, scenario_guide, show_waits
     from harness.transcript import Entry
 
-    scenario = load_scenario(args.file)
+    if args.profile:
+        return serve_profile(args)
+    if not args.file:
+        raise ScenarioError("serve needs a scenario (a file or a corpus id) or --profile NAME")
+    scenario = _scenario_arg(args.file)
+    numbers: dict[int, int] = {}  # id(session) -> its 1-based number
 
     def live(session: Session, entry: Entry) -> None:
+        if id(session) not in numbers:
+            numbers[id(session)] = len(numbers) + 1
+            print(f"--- session {numbers[id(session)]}: a client connected", flush=True)
+        n = numbers[id(session)]
         lock = "tls " if entry.tls else "    "
         text = entry.data.decode("utf-8", "backslashreplace").rstrip("\r\n").replace("\r\n", "\n")
         for line in text.split("\n"):
-            print(f"{entry.at:7.3f} {lock}{entry.direction.value}: {line}", flush=True)
+            print(f"[{n}] {entry.at:7.3f} {lock}{entry.direction.value}: {line}", flush=True)
 
     async def serve() -> int:
         tls = TlsMaterial.shared()
@@ -251,41 +277,83 @@ def cmd_serve(args: argparse.Namespace) -> int:
         await server.start()
         mode = scenario.client.tls.value
         print(f"serving {scenario.id} on {server.host}:{server.port} (TLS: {mode})", flush=True)
-        if scenario.client.tls is not TlsMode.NONE or "tls" in repr(scenario.exchange).lower():
+        uses_tls = (
+            scenario.client.tls is not TlsMode.NONE or "tls" in repr(scenario.exchange).lower()
+        )
+        if uses_tls:
             print(f"CA certificate for clients: {tls.ca_path}", flush=True)
+        eml = message_file(scenario, tls.ca_path) if scenario.client.sends else None
+        print(
+            scenario_guide(
+                scenario,
+                host=server.host,
+                port=server.port,
+                ca_path=tls.ca_path if uses_tls else None,
+                message_path=eml,
+            ),
+            flush=True,
+        )
         print("Ctrl-C to stop" + (" (exits after one session)" if args.once else ""), flush=True)
         seen = 0
-        failed = False
+        tally = SessionTally()
+        shown_wait: dict[int, int] = {}  # session number -> transcript length when last shown
         try:
             while True:
                 await asyncio.sleep(0.05)
+                show_waits(
+                    [
+                        (s.transcript, s.done.is_set(), partial(_scenario_wait, s))
+                        for s in server.sessions
+                    ],
+                    shown_wait,
+                )
                 for session in server.sessions[seen:]:
                     if not session.done.is_set():
                         break
                     seen += 1
                     if session.failure is not None:
-                        failed = True
                         f = session.failure
                         print(
-                            f"verdict: FAIL - {f.message}; expected {f.expected} (line {f.line}); {f.hint}"
+                            f"[{seen}] verdict: FAIL - {f.message}; expected {f.expected} (line {f.line}); {f.hint}"
                         )
+                        tally.add("failed")
                     elif session.complete:
-                        print("verdict: PASS - the client followed the script")
+                        print(f"[{seen}] verdict: PASS - the client followed the script")
+                        tally.add("passed")
                     else:
                         print(
-                            "verdict: FAIL - the session ended early; expected "
+                            f"[{seen}] verdict: FAIL - the session ended early; expected "
                             + " | ".join(session.pending)
                         )
-                        failed = True
+                        tally.add("failed")
                     if args.once:
-                        return EXIT_FAILED if failed else EXIT_OK
+                        return EXIT_FAILED if "failed" in tally.verdicts else EXIT_OK
         finally:
+            print(tally.summary(), flush=True)
+            if eml is not None:
+                eml.unlink(missing_ok=True)
             await server.close()
 
     try:
         return asyncio.run(serve())
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def _scenario_wait(session: Session) -> str:
+    steps = session.waiting_for() if session.waiting_for is not None else []
+    return " | ".join(steps) or "(nothing more)"
+
+
+def _scenario_arg(text: str) -> Scenario:
+    """A scenario file, or a corpus scenario by id (``smtp-harness serve auth.login``)."""
+    if (
+        not Path(text).exists()
+        and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", text)
+        and not text.endswith((".yaml", ".yml"))
+    ):
+        return load_scenario(id=text)
+    return load_scenario(text)
 
 
 def cmd_clients(args: argparse.Namespace) -> int:
@@ -321,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smtp-harness", description="SMTP client conformance harness"
     )
+    parser.add_argument("--version", action="version", version=f"smtp-harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run scenarios against a client")
@@ -329,6 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--client", default="reference", help="client adapter name (default: reference)"
+    )
+    run.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only results short of a pass (and their details) and the summary",
     )
     run.add_argument(
         "-k", dest="keyword", help="select scenarios by id/tag/path words, with and/or/not"
@@ -408,8 +483,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     matrix.set_defaults(func=cmd_matrix)
 
-    serve = sub.add_parser("serve", help="serve one scenario for any client to connect to")
-    serve.add_argument("file")
+    serve = sub.add_parser(
+        "serve", help="serve one scenario, or a server profile, for any client to connect to"
+    )
+    serve.add_argument("file", nargs="?", help="a scenario file or a corpus scenario id")
+    serve.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="serve a profile instead: gmail, gmail-465, outlook, 163, qq, postfix",
+    )
+    serve.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="USER:PASSWORD",
+        help="with --profile: credentials it accepts (default: any)",
+    )
+    serve.add_argument(
+        "--fail",
+        action="append",
+        default=[],
+        metavar="STAGE=CODE",
+        help="with --profile: a failure knob, e.g. rcpt=550, rcpt#2=550, data=stall, greylist",
+    )
     serve.add_argument(
         "--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)"
     )

@@ -15,10 +15,11 @@ unexpected pass fails the run so that the list stays true.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pluggy
 import pytest
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "ScenarioFile",
     "ScenarioItem",
     "smtp_listen_host",
+    "smtp_profile",
     "smtp_server",
     "smtp_server_factory",
     "smtp_tls",
@@ -34,6 +36,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from fake_servers.controller import ServerController
+    from fake_servers.findings import Finding, Judged
+    from fake_servers.profiles import ProfileController
     from fake_servers.tls import TlsMaterial
     from harness.adapters.base import ClientAdapter
     from harness.results import Result
@@ -217,6 +221,9 @@ def smtp_tls() -> Iterator[TlsMaterial]:
 
 
 def _as_scenario(source: Any) -> Scenario:
+    """A Scenario from a Scenario, a dict, YAML text, a file path or a corpus id."""
+    import re
+
     from harness.scenario.loader import load_scenario, parse_scenario
     from harness.scenario.model import Scenario
 
@@ -228,17 +235,80 @@ def _as_scenario(source: Any) -> Scenario:
         return parse_scenario(yaml.safe_dump(source, sort_keys=False), "<dict>")
     if isinstance(source, str) and "\n" in source:
         return parse_scenario(source, "<text>")
+    if (
+        isinstance(source, str)
+        and not Path(source).exists()
+        and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", source)
+        and not source.endswith((".yaml", ".yml"))
+    ):
+        return load_scenario(id=source)  # "auth.login": from the installed corpus
     return load_scenario(source)
+
+
+# Every server a test started, judged when the test ends (see pytest_runtest_makereport).
+_JUDGED = pytest.StashKey[list["Judged"]]()
+_REPORTED = pytest.StashKey[set["Finding"]]()
+SETTLE_SECONDS = 2.0  # how long a test's end waits for sessions still closing
+
+
+def _watch(request: pytest.FixtureRequest, server: Judged) -> None:
+    request.node.stash.setdefault(_JUDGED, []).append(server)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
+    """Bring the servers' diagnosis into the test's report.
+
+    After the test body (and again after teardown, for sessions that ended late), every server
+    the test used is asked for its findings. Each session's transcript becomes a section of the
+    report. A finding not yet reported fails the test: a test that passed fails with the
+    findings; a test that failed (the application raised first) gets them put above its
+    traceback, so the real cause is the first thing read.
+    """
+    outcome = yield
+    servers = item.stash.get(_JUDGED, None)
+    if not servers or call.when not in ("call", "teardown"):
+        return
+    from fake_servers.findings import ServerFindingError, format_findings
+
+    report = outcome.get_result()
+    reported = item.stash.setdefault(_REPORTED, set())
+    if call.excinfo is not None and isinstance(call.excinfo.value, ServerFindingError):
+        # assert_followed() raised: those findings are the test's failure already
+        reported.update(call.excinfo.value.findings)
+    blocks = []
+    for server in servers:
+        if call.when == "call":
+            server.settle(SETTLE_SECONDS)
+            report.sections.extend(server.report_sections())
+        if not server.findings_fail_the_test:
+            continue  # the test said it breaks the rules on purpose (allow_findings())
+        new = [f for f in server.findings() if f.fails and f not in reported]
+        reported.update(new)
+        if new:
+            blocks.append(format_findings(server, new))
+    if not blocks or report.skipped:
+        return
+    text = "\n\n".join(blocks)
+    if report.passed:
+        report.outcome = "failed"
+        report.longrepr = text + "\n(the transcripts are in the sections below)"
+    else:
+        report.longrepr = f"{text}\n\n--- and the test itself raised:\n{report.longrepr}"
 
 
 @pytest.fixture
 def smtp_server_factory(
-    smtp_tls: TlsMaterial, smtp_listen_host: str
+    request: pytest.FixtureRequest, smtp_tls: TlsMaterial, smtp_listen_host: str
 ) -> Iterator[Callable[[Any], ServerController]]:
-    """Start scripted servers: ``smtp_server_factory(path | yaml_text | dict | Scenario)``.
+    """Start scripted servers: ``smtp_server_factory(id | path | yaml_text | dict | Scenario)``.
 
     Each returned server is running (``.host``, ``.port``, ``.ca_path``); ``.wait_session()``
-    gives the recorded session (``.failure``, ``.transcript``). All are stopped afterwards.
+    gives the recorded session (``.failure``, ``.transcript``). When the test ends, a session
+    that left the script fails it with the finding and the transcript, whatever the code under
+    test raised. All servers are stopped afterwards.
     """
     from fake_servers.controller import ServerController
 
@@ -248,6 +318,7 @@ def smtp_server_factory(
         server = ServerController(_as_scenario(source), tls=smtp_tls, host=smtp_listen_host)
         server.start()
         started.append(server)
+        _watch(request, server)
         return server
 
     yield make
@@ -266,3 +337,31 @@ def smtp_server(
             "smtp_server needs @pytest.mark.smtp_scenario(path | yaml_text | dict)"
         )
     return smtp_server_factory(marker.args[0])
+
+
+@pytest.fixture
+def smtp_profile(
+    request: pytest.FixtureRequest, smtp_tls: TlsMaterial, smtp_listen_host: str
+) -> Iterator[Callable[..., ProfileController]]:
+    """Start servers that behave as a real one: ``smtp_profile("gmail", fail={"rcpt": 550})``.
+
+    Keywords: ``users={name: password}`` (default: any credentials), ``fail={stage: code |
+    reply | "stall" | {N: ...}, "greylist": True}``, ``read_timeout``, ``total``. Each server is
+    running (``.host``, ``.port``, ``.ca_path``); ``.messages`` holds what arrived and
+    ``.wait_message()`` waits for the first. A wire rule the client broke fails the test when it
+    ends, with the finding and the transcript. All servers are stopped afterwards.
+    """
+    from fake_servers.profiles import ProfileController
+
+    started: list[ProfileController] = []
+
+    def make(profile: str, **options: Any) -> ProfileController:
+        server = ProfileController(profile, tls=smtp_tls, host=smtp_listen_host, **options)
+        server.start()
+        started.append(server)
+        _watch(request, server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()

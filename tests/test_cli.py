@@ -340,3 +340,56 @@ def test_k_matches_the_corpus_relative_path_not_the_install_location(
     for word in local:
         code, _, err = run(capsys, "list", "-k", word)
         assert code == 2 and "no scenarios selected" in err, word
+
+
+def test_quiet_prints_only_what_falls_short_and_the_summary(
+    capsys: pytest.CaptureFixture[str], failing: Path
+) -> None:
+    code, out, err = run(capsys, "run", "-q", str(failing), str(LOGIN))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("FAIL  cli.expects-noop")
+    assert not any(line.startswith("PASS") for line in lines)
+    assert lines[-1] == "1 passed, 1 failed, 0 skipped"
+    assert "reference [" in err  # progress, on stderr, a plain line when not a terminal
+
+
+def test_progress_on_a_terminal_redraws_one_line() -> None:
+    import io
+
+    from harness.report.progress import Progress
+    from harness.results import Result, Verdict
+    from harness.scenario.loader import load_scenario
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    progress = Progress(2, "demo", stream=stream)
+    result = Result(scenario=load_scenario(LOGIN), client="demo", verdict=Verdict.FAIL)
+    progress.advance(result)
+    progress.advance(result)
+    progress.close()
+    text = stream.getvalue()
+    assert text.count("\r") >= 2 and "\n" not in text
+    assert "2/2  2 failing" in text
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"smtp-harness {__version__}"
+
+
+def test_the_readme_demo_shows_a_real_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "run", "--client", "demo-broken", "-k", "data.dot-stuffing")
+    lines = out.splitlines()
+    assert code == 1
+    assert lines[0].startswith("FAIL  data.dot-stuffing  [demo-broken]")
+    assert "=== data.dot-stuffing [demo-broken]: fail (a MUST broken; R-DOT-1)" in lines
+    assert "was not dot-stuffed (RFC 5321 §4.5.2)" in out
+    assert lines[-1] == "0 passed, 1 failed, 0 skipped"

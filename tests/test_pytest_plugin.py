@@ -572,6 +572,7 @@ def test_wrong_client_gives_a_session_failure(scratch: pytest.Pytester) -> None:
 
         def test_noop_instead_of_ehlo(smtp_server_factory):
             server = smtp_server_factory(WANTS_EHLO)
+            server.allow_findings()  # this test checks the failure itself
             client = smtplib.SMTP(server.host, server.port, timeout=5)
             try:
                 code, _ = client.noop()

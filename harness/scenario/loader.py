@@ -7,6 +7,8 @@ Unknown keys are errors: a typo must never silently turn a check off.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.corpus import report_path
+from harness.corpus import corpus_path, report_path
 from harness.errors import RemoteProtocolError, ScenarioError
 from harness.faults import Fault, parse_fault
 from harness.protocol.commands import parse_path_argument
@@ -46,7 +48,14 @@ from harness.scenario.model import (
 from harness.scenario.patterns import compile_pattern
 from harness.yaml_nodes import NodeReader, compose, node_line
 
-__all__ = ["SUPPORTED_VERSION", "load_scenario", "load_scenarios", "parse_scenario"]
+__all__ = [
+    "SUPPORTED_VERSION",
+    "corpus_file",
+    "corpus_ids",
+    "load_scenario",
+    "load_scenarios",
+    "parse_scenario",
+]
 
 SUPPORTED_VERSION = 1
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -629,12 +638,22 @@ def _first_gives_up(steps: tuple[Step, ...]) -> ClientStep | None:
     return None
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Load one scenario file.
+def load_scenario(path: str | Path | None = None, *, id: str | None = None) -> Scenario:
+    """Load one scenario file, or one scenario of the built-in corpus by its id.
+
+        load_scenario("scenarios/auth/login.yaml")
+        load_scenario(id="auth.login")          # from the installed package, no checkout needed
 
     Raises:
-        ScenarioError: unreadable file or invalid scenario.
+        ScenarioError: unreadable file, invalid scenario, or no corpus scenario with that id
+            (the message lists the closest ids).
     """
+    if id is not None:
+        if path is not None:
+            raise TypeError("load_scenario() takes a path or id=..., not both")
+        return load_scenario(corpus_file(id))
+    if path is None:
+        raise TypeError("load_scenario() needs a path or id=...")
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -642,6 +661,36 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"cannot read the file: {exc}", path=str(p)) from None
     # Errors name the file as given; the scenario, for reports, as harness.corpus.report_path does.
     return replace(parse_scenario(text, str(p)), path=report_path(p))
+
+
+_ID_LINE = re.compile(r"^id:\s*[\"']?([A-Za-z0-9][A-Za-z0-9._-]*)[\"']?\s*(?:#.*)?$", re.MULTILINE)
+
+
+@functools.cache
+def corpus_ids() -> dict[str, Path]:
+    """``{scenario id: file}`` for the built-in corpus (read from each file's ``id:`` line)."""
+    found: dict[str, Path] = {}
+    for file in iter_scenario_files([corpus_path()]):
+        m = _ID_LINE.search(file.read_text(encoding="utf-8", errors="replace"))
+        if m is not None:
+            found.setdefault(m.group(1), file)
+    return found
+
+
+def corpus_file(scenario_id: str) -> Path:
+    """The corpus file of a scenario id.
+
+    Raises:
+        ScenarioError: no such id; the message names the closest ones.
+    """
+    ids = corpus_ids()
+    if scenario_id in ids:
+        return ids[scenario_id]
+    close = difflib.get_close_matches(scenario_id, list(ids), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `smtp-harness list` shows them"
+    raise ScenarioError(
+        f"no scenario with id {scenario_id!r} in the built-in corpus{hint}", field="id"
+    )
 
 
 def iter_scenario_files(paths: Iterable[str | Path]) -> Iterator[Path]:

@@ -1,0 +1,272 @@
+"""What ``smtp-harness serve`` tells the person at the client: what to send, which session is
+which, what the server is waiting for, and a summary at the end; and ``serve --profile``.
+
+The scripted serve loop is in ``cli.py``; the profile one is here, to keep the command short.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.errors import ScenarioError
+from harness.scenario.model import ClientStep, Scenario, TlsMode
+from harness.transcript import Direction, Transcript
+
+if TYPE_CHECKING:
+    from harness.transcript import Entry
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+__all__ = [
+    "SessionTally",
+    "message_file",
+    "profile_guide",
+    "scenario_guide",
+    "serve_profile",
+    "show_waits",
+]
+
+_COMPARE = {
+    "exact": "byte for byte after un-stuffing (line ends as CRLF, a final CRLF may be added)",
+    "content": "every header of the file with the same value (Date, Message-ID and other "
+    "added headers are fine) and the same body",
+    "any": "not compared: only CRLF line ends and dot-stuffing are checked",
+}
+
+
+def message_file(scenario: Scenario, ca_path: str | Path) -> Path:
+    """Write the scenario's message next to the CA file (``<ca name>-<id>.eml``); return it."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", scenario.id)
+    ca = Path(ca_path)
+    path = ca.with_name(f"{ca.stem}-{safe}.eml")
+    path.write_bytes(scenario.client.message)
+    return path
+
+
+def _data_step(scenario: Scenario) -> ClientStep | None:
+    def walk(steps: Iterable[object]) -> ClientStep | None:
+        for step in steps:
+            if isinstance(step, ClientStep) and step.kind in ("data", "bdat"):
+                return step
+            for attr in ("branches", "groups"):
+                for sub in getattr(step, attr, ()):
+                    found = walk(sub)
+                    if found is not None:
+                        return found
+        return None
+
+    return walk(scenario.exchange)
+
+
+def scenario_guide(
+    scenario: Scenario, *, host: str, port: int, ca_path: str | None, message_path: Path | None
+) -> str:
+    """The instructions for a person pointing a client at a served scenario."""
+    task = scenario.client
+    how = {
+        TlsMode.NONE: "plain TCP (no TLS)",
+        TlsMode.STARTTLS: "plain TCP, then STARTTLS",
+        TlsMode.IMPLICIT: "implicit TLS (TLS from the first byte, like port 465)",
+    }[task.tls]
+    lines = [
+        f"scenario {scenario.id}: {scenario.title}",
+        "what the client must do:",
+        f"  connect to   {host}:{port}, {how}",
+    ]
+    if ca_path is not None:
+        lines.append(f"  trust        the CA in {ca_path}")
+    if task.auth is not None:
+        mechs = f" (mechanism: {' or '.join(task.auth.mechanisms)})" if task.auth.mechanisms else ""
+        secret = f"token {task.auth.token}" if task.auth.token else f"password {task.auth.password}"
+        lines.append(f"  log in as    {task.auth.username}, {secret}{mechs}")
+    if task.sends:
+        lines.append(f"  send from    <{task.mail_from}>")
+        lines.append(f"  send to      {', '.join(f'<{r}>' for r in task.rcpt_to) or '(nobody)'}")
+        step = _data_step(scenario)
+        if message_path is not None:
+            lines.append(f"  the message  {message_path} ({len(task.message)} octets)")
+        if step is not None:
+            lines.append(f"  compared     {_COMPARE.get(step.compare, step.compare)}")
+            if step.absent:
+                lines.append(f"  must not contain {', '.join(step.absent)}")
+    other = [op for op in task.operations if op.kind != "send"]
+    if other:
+        lines.append(
+            "  and also     "
+            + ", ".join(f"{op.kind.upper()} {op.argument}".strip() for op in other)
+        )
+    outcomes = " or ".join(o.value for o in scenario.expect.outcomes)
+    codes = (
+        f" with code {' or '.join(map(str, scenario.expect.codes))}"
+        if scenario.expect.codes
+        else ""
+    )
+    lines.append(f"  and report   {outcomes}{codes}")
+    return "\n".join(lines)
+
+
+def profile_guide(
+    name: str,
+    title: str,
+    tls: str,
+    *,
+    host: str,
+    port: int,
+    ca_path: str,
+    users: dict[str, str] | None,
+    notes: Iterable[str],
+) -> str:
+    how = {
+        "none": "plain TCP (STARTTLS if the EHLO reply offers it)",
+        "starttls": "plain TCP, then STARTTLS",
+        "implicit": "implicit TLS (TLS from the first byte)",
+    }[tls]
+    lines = [
+        f"profile {name}: {title}",
+        f"  connect to   {host}:{port}, {how}",
+        f"  trust        the CA in {ca_path}",
+        "  log in as    "
+        + (", ".join(f"{u} / {p}" for u, p in users.items()) if users else "anyone, any password"),
+        "  send         any envelope, any number of messages",
+    ]
+    lines += [f"  note         {n}" for n in notes]
+    return "\n".join(lines)
+
+
+@dataclass(slots=True)
+class SessionTally:
+    """Verdicts of the sessions served, for the summary on exit."""
+
+    verdicts: list[str] = field(default_factory=list)
+
+    def add(self, verdict: str) -> None:
+        self.verdicts.append(verdict)
+
+    def summary(self) -> str:
+        if not self.verdicts:
+            return "summary: no client connected"
+        counts: dict[str, int] = {}
+        for v in self.verdicts:
+            counts[v] = counts.get(v, 0) + 1
+        parts = ", ".join(f"{n} {v}" for v, n in counts.items())
+        return f"summary: {len(self.verdicts)} session(s): {parts}"
+
+
+def show_waits(
+    sessions: Sequence[tuple[Transcript, bool, Callable[[], str]]], shown: dict[int, int]
+) -> None:
+    """Print what each open session waits for, once it has been quiet for a second after the
+    server spoke. ``sessions``: (transcript, ended, what it waits for) per session, in order."""
+    for n, (transcript, ended, waiting_for) in enumerate(sessions, 1):
+        entries = transcript.entries
+        if ended or not entries or shown.get(n) == len(entries):
+            continue
+        last = entries[-1]
+        quiet = time.monotonic() - transcript.started - last.at
+        if last.direction is Direction.SERVER and quiet >= 1.0:
+            shown[n] = len(entries)
+            print(f"[{n}] waiting for: {waiting_for()}", flush=True)
+
+
+def serve_profile(args: argparse.Namespace) -> int:
+    """``smtp-harness serve --profile NAME``: serve a profile until Ctrl-C (or one session)."""
+    from fake_servers.profiles import ProfileServer, ProfileSession
+    from fake_servers.profiles.knobs import parse_cli_knob
+
+    users = dict(u.split(":", 1) for u in args.user) if args.user else None
+    fail: dict[str, object] = {}
+    for spec in args.fail:
+        try:
+            stage, value = parse_cli_knob(spec)
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from None
+        before = fail.get(stage)
+        if isinstance(value, dict) and isinstance(before, dict):
+            before.update(value)
+        else:
+            fail[stage] = value
+
+    def live(session: ProfileSession, entry: Entry) -> None:
+        if len(session.transcript.entries) == 1:
+            print(f"--- session {session.number}: a client connected", flush=True)
+        lock = "tls " if entry.tls else "    "
+        text = entry.data.decode("utf-8", "backslashreplace").rstrip("\r\n").replace("\r\n", "\n")
+        for line in text.split("\n"):
+            print(
+                f"[{session.number}] {entry.at:7.3f} {lock}{entry.direction.value}: {line}",
+                flush=True,
+            )
+
+    async def serve() -> int:
+        try:
+            server = ProfileServer(
+                args.profile, users=users, fail=fail, port=args.port, on_entry=live
+            )
+        except (KeyError, ValueError) as exc:
+            raise ScenarioError(str(exc).strip("'\"")) from None
+        await server.start()
+        p = server.profile
+        print(
+            profile_guide(
+                p.name,
+                p.title,
+                p.tls,
+                host=server.host,
+                port=server.port,
+                ca_path=server.tls.ca_path,
+                users=users,
+                notes=p.notes,
+            ),
+            flush=True,
+        )
+        print("Ctrl-C to stop" + (" (exits after one session)" if args.once else ""), flush=True)
+        seen = 0
+        tally = SessionTally()
+        shown_wait: dict[int, int] = {}
+        try:
+            while True:
+                await asyncio.sleep(0.05)
+                show_waits(
+                    [
+                        (s.transcript, s.done.is_set(), partial(getattr, s, "waiting_for"))
+                        for s in server.sessions
+                    ],
+                    shown_wait,
+                )
+                for session in server.sessions[seen:]:
+                    if not session.done.is_set():
+                        break
+                    seen += 1
+                    for m in session.messages:
+                        subject = m.message.get("Subject", "")
+                        print(
+                            f"[{seen}] message: <{m.mail_from}> to {', '.join(f'<{r}>' for r in m.rcpt_to)}, {len(m.content)} octets, Subject: {subject}"
+                        )
+                    for f in session.findings:
+                        print(f"[{seen}] " + f.render().replace("\n", f"\n[{seen}] "))
+                    failed = any(f.fails for f in session.findings)
+                    print(
+                        f"[{seen}] ended: {session.ended}; {len(session.messages)} message(s); {'FAIL' if failed else 'no wire rule broken'}"
+                    )
+                    tally.add("with findings" if failed else "clean")
+                    # printed: drop it, so a long serve holds no more than the sessions still open
+                    session.transcript.entries.clear()
+                    session.messages.clear()
+                    if args.once:
+                        return EXIT_FAILED if failed else EXIT_OK
+        finally:
+            print(tally.summary(), flush=True)
+            await server.close()
+
+    try:
+        return asyncio.run(serve())
+    except KeyboardInterrupt:
+        return EXIT_OK
