@@ -1,9 +1,11 @@
-"""Regenerating a message the way mail user agents and high-level mail libraries do.
+"""Regenerating a message the way high-level mail libraries and mail user agents do.
 
-Such a client never sends the task's bytes as given: it stamps its own Date and Message-ID, adds
-MIME-Version and a Content-Type, and re-encodes a body with long lines or 8-bit bytes as
-quoted-printable. All of that is legal (RFC 5322 §3.6 lets the originator set Date and Message-ID;
-RFC 2045 §6.7 defines quoted-printable), so a scenario must not fail it.
+Such a client does not send the task's bytes as given: it adds a Date and Message-ID where they
+are missing, adds MIME-Version and a Content-Type, and re-encodes a body with long lines or 8-bit
+bytes as quoted-printable. A mail user agent, which composes its own message from the subject
+and the body, also replaces the Date and Message-ID it was given (``replace_ids``). All of that
+is legal (RFC 5322 §3.6 lets the originator set Date and Message-ID; RFC 2045 §6.7 defines
+quoted-printable), so a scenario must not fail it.
 
 The header fields the task gave (other than the replaced ones) are kept byte for byte; only the
 body is re-encoded. A MIME entity that is not a single text part (multipart, application/...) is
@@ -22,29 +24,35 @@ __all__ = ["QP_LINE", "regenerate_message"]
 
 QP_LINE = 76  # RFC 2045 §6.7 (5): encoded lines are at most 76 characters
 _HEADER = re.compile(rb"[!-9;-~]+:")  # RFC 5322 §2.2: field name, then a colon
-_REPLACED = {b"date", b"message-id", b"mime-version"}
+_STAMPED = (b"date", b"message-id", b"mime-version")
 _BODY_FIELDS = {b"content-type", b"content-transfer-encoding"}
 _CHARSET = re.compile(rb'charset\s*=\s*"?([^";\s]+)', re.IGNORECASE)
 
 
-def regenerate_message(message: bytes, *, domain: str, now: datetime | None = None) -> bytes:
-    """The message as a composing client would send it (lines end in LF; the caller stuffs).
+def regenerate_message(
+    message: bytes, *, domain: str, now: datetime | None = None, replace_ids: bool = False
+) -> bytes:
+    """The message as such a client would send it (lines end in LF; the caller stuffs).
 
     Args:
         message: the task's message (LF or CRLF line ends).
-        domain: the right-hand side of the new Message-ID.
+        domain: the right-hand side of a new Message-ID.
         now: the Date to stamp (default: the current time, in UTC).
+        replace_ids: replace the Date and Message-ID the message has (a composing client);
+            False adds them only where missing.
     """
     lines = message.replace(b"\r\n", b"\n").split(b"\n")
     headers, body_lines = _split_header(lines)
     fields = _fields(headers)
-    kept = [f for f in fields if _name(f) not in _REPLACED]
-    stamp = now or datetime.now(UTC)
-    new = [
-        b"Date: " + format_datetime(stamp).encode(),
-        b"Message-ID: " + make_msgid(domain=domain).encode(),
-        b"MIME-Version: 1.0",
-    ]
+    present = {_name(f) for f in fields}
+    stamps = {
+        b"date": b"Date: " + format_datetime(now or datetime.now(UTC)).encode(),
+        b"message-id": b"Message-ID: " + make_msgid(domain=domain).encode(),
+        b"mime-version": b"MIME-Version: 1.0",
+    }
+    replaced = {b"date", b"message-id"} if replace_ids else set()
+    kept = [f for f in fields if _name(f) not in replaced]
+    new = [stamps[n] for n in _STAMPED if n in replaced or n not in present]
     body = b"\n".join(body_lines)
     content_type = next((f for f in kept if _name(f) == b"content-type"), None)
     if content_type is None or b"text/" in content_type.lower():

@@ -148,8 +148,10 @@ class ClientMachine:
         self.task = task
         self.variant = variant
         self._message = (
-            regenerate_message(task.message, domain=_msgid_domain(task.mail_from))
-            if variant.regenerate
+            regenerate_message(
+                task.message, domain=_msgid_domain(task.mail_from), replace_ids=variant.compose
+            )
+            if variant.regenerate or variant.compose
             else task.message
         )
         self.ehlo_name = ehlo_name

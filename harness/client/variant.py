@@ -32,9 +32,12 @@ class ClientVariant:
             outcome, instead of saying QUIT.
         rset_before_quit: send RSET (and wait for its reply) before every QUIT in a session that
             got past EHLO/HELO (RFC 5321 §4.1.1.5: RSET may be sent at any time).
-        regenerate: compose the message anew, as mail user agents do: a new Date and Message-ID,
-            MIME-Version and Content-Type added, and a quoted-printable body when a line is
-            longer than 76 octets or holds 8-bit bytes (RFC 2045 §6.7); see ``compose.py``.
+        regenerate: rewrite the message as mail libraries do: Date, Message-ID, MIME-Version and
+            Content-Type added where missing, and a quoted-printable body when a line is longer
+            than 76 octets or holds 8-bit bytes (RFC 2045 §6.7); see ``compose.py``.
+        compose: as ``regenerate``, and also replace the Date and Message-ID the message has, as
+            a mail user agent that writes its own message from the subject and the body does
+            (the adapter then declares ``Capabilities.composes_message``).
         refuse_before_connect: refuse bad input (CR, LF or NUL in an address; a non-ASCII
             address when ``smtputf8`` is off) before connecting at all.
         smtputf8: False is a client without SMTPUTF8: it refuses every non-ASCII address locally,
@@ -54,6 +57,7 @@ class ClientVariant:
     quit_after_error: bool = True
     rset_before_quit: bool = False
     regenerate: bool = False
+    compose: bool = False
     refuse_before_connect: bool = False
     smtputf8: bool = True
     report_lost_connection: bool = False
@@ -80,6 +84,7 @@ VARIANTS: dict[str, ClientVariant] = {
     "no-quit": ClientVariant(quit_after_error=False),
     "rset-quit": ClientVariant(rset_before_quit=True),
     "regenerate": ClientVariant(regenerate=True),
+    "compose": ClientVariant(compose=True),
     "local-refusal": ClientVariant(refuse_before_connect=True),
     "no-smtputf8": ClientVariant(smtputf8=False),
     "lost-connection": ClientVariant(report_lost_connection=True),

@@ -186,16 +186,34 @@ def test_strict_client_sends_the_message_as_given() -> None:
     assert _sent_message(Session()) == MESSAGE
 
 
-def test_regenerate_variant_stamps_date_message_id_and_mime_headers() -> None:
-    task = replace(TASK, message=b"Date: Mon, 01 Jan 2024 12:00:00 +0000\n" + MESSAGE)
-    sent = _sent_message(Session(task, VARIANTS["regenerate"]))
+GIVEN_IDS = b"Date: Mon, 01 Jan 2024 12:00:00 +0000\nMessage-ID: <given@example.org>\n"
+
+
+def test_regenerate_variant_keeps_the_given_ids_and_adds_the_missing_ones() -> None:
+    given = _sent_message(
+        Session(replace(TASK, message=GIVEN_IDS + MESSAGE), VARIANTS["regenerate"])
+    )
+    parsed = email.message_from_bytes(given, policy=email.policy.default)
+    assert parsed["Date"] == "Mon, 01 Jan 2024 12:00:00 +0000"
+    assert parsed["Message-ID"] == "<given@example.org>"
+    assert parsed["MIME-Version"] == "1.0" and parsed.get_content_type() == "text/plain"
+    missing = _sent_message(Session(variant=VARIANTS["regenerate"]))
+    parsed = email.message_from_bytes(missing, policy=email.policy.default)
+    assert parsed["Date"] and parsed["Message-ID"].endswith("@example.com>")
+    assert parsed.get_content() == "hello\n"
+
+
+def test_compose_variant_stamps_its_own_date_message_id_and_mime_headers() -> None:
+    task = replace(TASK, message=GIVEN_IDS + MESSAGE)
+    sent = _sent_message(Session(task, VARIANTS["compose"]))
     parsed = email.message_from_bytes(sent, policy=email.policy.default)
     assert parsed["Date"] != "Mon, 01 Jan 2024 12:00:00 +0000"
+    assert parsed["Message-ID"] != "<given@example.org>"
     assert parsed["Message-ID"].endswith("@example.com>")
     assert parsed["MIME-Version"] == "1.0"
     assert parsed.get_content_type() == "text/plain"
     assert parsed["Subject"] == "hi" and parsed["To"] == "b@example.com"
-    assert len(parsed.get_all("Date")) == 1  # replaced, not added twice
+    assert len(parsed.get_all("Date")) == len(parsed.get_all("Message-ID")) == 1  # replaced
     assert parsed.get_content() == "hello\n"
 
 
