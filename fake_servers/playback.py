@@ -253,8 +253,9 @@ class Playback:
     or once the script is done, ``finished`` is True and the last actions close the connection.
     """
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, *, composes_message: bool = False) -> None:
         self.scenario = scenario
+        self.composes_message = composes_message  # the client writes its own message
         self._stack: Stack = (_Seq(compile_steps(scenario.exchange), 0),)
         # Most scripts have no silence step: then the read loop need not look for one.
         self._has_silence = _any_silence(scenario.exchange)
@@ -321,7 +322,7 @@ class Playback:
         message = self.scenario.client.message
         if content == message + b"\r\n" and not message.endswith(b"\r\n"):
             content = message  # a final CRLF added to a message without one is fine
-        mismatch = match_content(unit.head, content, message)
+        mismatch = match_content(unit.head, content, message, composed=self.composes_message)
         if mismatch is not None:
             return self._fail(
                 Failure(
@@ -431,7 +432,11 @@ class Playback:
         return head.seconds
 
     def _context(self) -> MatchContext:
-        return MatchContext(task=self.scenario.client, extensions=self.extensions)
+        return MatchContext(
+            task=self.scenario.client,
+            extensions=self.extensions,
+            composes_message=self.composes_message,
+        )
 
     def _failure_here(self, kind: str, message: str, actual: str = "") -> Failure:
         """A Failure that names the step(s) the script was waiting for."""

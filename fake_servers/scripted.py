@@ -69,6 +69,8 @@ class ScriptedServer:
         host: the address to bind; loopback only.
         port: 0 for any free port.
         on_entry: called with every transcript entry as it happens (for live output).
+        composes_message: the client writes its own message from the task's subject and body
+            (``Capabilities.composes_message``), so its content is compared on those alone.
     """
 
     def __init__(
@@ -80,8 +82,10 @@ class ScriptedServer:
         port: int = 0,
         on_entry: Callable[[Session, Entry], None] | None = None,
         faults: FaultPlan | None = None,
+        composes_message: bool = False,
     ) -> None:
         self.scenario = scenario
+        self.composes_message = composes_message
         self.tls = tls
         self.host = host
         self.port = port
@@ -179,7 +183,7 @@ class _Connection:
         self.server = server
         self.session = session
         self.channel = Channel(reader, writer)
-        self.playback = Playback(server.scenario)
+        self.playback = Playback(server.scenario, composes_message=server.composes_message)
         session.waiting_for = self.playback.pending_steps
         limits = server.scenario.limits
         self.parser = CommandParser(max_line=limits.line, max_data=limits.message)

@@ -16,6 +16,7 @@ from harness.protocol.commands import Command, parse_path_argument
 from harness.protocol.data import bare_line_end_offsets, dot_stuff, dot_unstuff
 from harness.protocol.ehlo import Extensions
 from harness.protocol.events import DataReceived
+from harness.protocol.message import compare_content, repeated_fields
 from harness.scenario.model import ClientStep, ClientTask, Level
 from harness.scenario.patterns import PLACEHOLDERS, compile_pattern
 
@@ -67,11 +68,13 @@ class Mismatch:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MatchContext:
-    """What a matcher may need beyond the step: the task and the last EHLO reply's extensions
-    (None before any EHLO, or after TLS started)."""
+    """What a matcher may need beyond the step: the task, the last EHLO reply's extensions
+    (None before any EHLO, or after TLS started), and what the client declared about itself."""
 
     task: ClientTask
     extensions: Extensions | None = None
+    # The client writes its own message from the task's subject and body (Capabilities).
+    composes_message: bool = False
 
 
 Actual = Command | DataReceived
@@ -144,28 +147,21 @@ def _match_regex(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatc
     return None
 
 
-def _split_message(text: bytes) -> tuple[list[tuple[str, str]], bytes]:
-    head, sep, body = text.partition(b"\r\n\r\n")
-    if not sep:
-        return [], text
-    headers: list[tuple[str, str]] = []
-    for line in head.split(b"\r\n"):
-        decoded = line.decode("utf-8", "surrogateescape")
-        if decoded[:1] in (" ", "\t") and headers:  # folded continuation
-            name, value = headers[-1]
-            headers[-1] = (name, value + " " + decoded.strip())
-        else:
-            name, _, value = decoded.partition(":")
-            headers.append((name.strip().lower(), value.strip()))
-    return headers, body
-
-
 def _first_difference(expected: bytes, actual: bytes) -> str:
     exp_lines, act_lines = expected.split(b"\r\n"), actual.split(b"\r\n")
     for n, (e, a) in enumerate(zip(exp_lines, act_lines, strict=False), start=1):
         if e != a:
             return f"line {n}: expected {e[:80]!r}, got {a[:80]!r}"
     return f"expected {len(exp_lines) - 1} lines, got {len(act_lines) - 1}"
+
+
+def _unstuffed_wire_line(wire: bytes) -> tuple[int, bytes] | None:
+    """The first wire line that starts with one "." and then something else: whatever the
+    message said, a client that stuffs (RFC 5321 §4.5.2) never sends one."""
+    for n, line in enumerate(wire.split(b"\r\n"), start=1):
+        if line.startswith(b".") and not line.startswith(b".."):
+            return n, line
+    return None
 
 
 def _match_data(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch | None:
@@ -176,6 +172,7 @@ def _match_data(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
             actual=f"command {actual.text!r}",
             hint="after 354 the client must send the message",
         )
+    # The wire checks come first and hold whatever the comparison mode.
     wire = actual.wire
     bare = bare_line_end_offsets(wire)
     if bare:
@@ -187,35 +184,37 @@ def _match_data(step: ClientStep, actual: Actual, ctx: MatchContext) -> Mismatch
             rule="R-LINE-1",
             level=Level.MUST,
         )
+    unstuffed = _unstuffed_wire_line(wire)
+    if unstuffed is not None:
+        n, line = unstuffed
+        return Mismatch(
+            field="DATA dot-stuffing",
+            expected="one more '.' before every line that starts with '.'",
+            actual=f"wire line {n}: {line[:60]!r}",
+            hint=f"wire line {n} starts with '.' but was not dot-stuffed (RFC 5321 §4.5.2)",
+            rule="R-DOT-1",
+            level=Level.MUST,
+        )
     content = dot_unstuff(wire)
-    expected = dot_unstuff(dot_stuff(ctx.task.message))
-    mismatch = match_content(step, content, expected)
+    mismatch = match_content(step, content, ctx.task.message, composed=ctx.composes_message)
     if mismatch is None:
         return None
-    # Hints for the commonest bug: a line starting with "." that was not stuffed.
-    stuffed_lines = dot_stuff(ctx.task.message).split(b"\r\n")
-    unstuffed_dot_lines = [
-        n
-        for n, (sent, needed) in enumerate(
-            zip(wire.split(b"\r\n"), stuffed_lines, strict=False), start=1
-        )
-        if needed.startswith(b"..") and sent == needed[1:]
-    ]
-    early_end = _ended_at_unstuffed_dot(content, expected)
+    # A line "." or ".." sent unstuffed reads as the end of the data or as one dot less.
+    early_end = _ended_at_unstuffed_dot(content, ctx.task.message)
     if early_end:
         return replace(
             mismatch, hint=f"{early_end}; {mismatch.hint}", rule="R-DOT-1", level=Level.MUST
         )
-    if unstuffed_dot_lines:
-        first = unstuffed_dot_lines[0]
-        note = f"wire line {first} starts with '.' but was not dot-stuffed (RFC 5321 §4.5.2)"
-        return replace(mismatch, hint=f"{note}; {mismatch.hint}", rule="R-DOT-1", level=Level.MUST)
     return mismatch
 
 
-def match_content(step: ClientStep, content: bytes, expected: bytes) -> Mismatch | None:
-    """Check message content (DATA after un-stuffing, or BDAT chunks joined) against the
-    expected message, with the step's ``absent`` strings and ``compare`` mode."""
+def match_content(
+    step: ClientStep, content: bytes, message: bytes, *, composed: bool = False
+) -> Mismatch | None:
+    """Check message content (DATA after un-stuffing, or BDAT chunks joined) against the task's
+    ``message``: the step's ``absent`` strings, the fields RFC 5322 §3.6 allows once, and the
+    ``compare`` mode. ``composed``: the client writes its own message from the task's subject
+    and body, so ``exact`` cannot apply and only those two are compared."""
     for text in step.absent:
         if text.encode() in content:
             return Mismatch(
@@ -223,43 +222,70 @@ def match_content(step: ClientStep, content: bytes, expected: bytes) -> Mismatch
                 expected=f"no {text!r} anywhere in the data",
                 actual=f"{text!r} at offset {content.index(text.encode())}",
             )
-    if step.compare == "any":
+    repeated = repeated_fields(content, message)
+    if repeated:
+        return Mismatch(
+            field="message header",
+            expected=f"at most one {', '.join(repeated)} field",
+            actual="the field twice or more",
+            hint="RFC 5322 §3.6: the table of fields allows each of Date, From, Sender, Reply-To, "
+            "To, Cc, Bcc, Message-ID, In-Reply-To, References and Subject at most once",
+            rule="RFC 5322 §3.6",
+            level=Level.MUST,
+        )
+    mode = "content" if composed and step.compare == "exact" else step.compare
+    if mode == "any":
         return None
-    if step.compare == "exact":
+    if mode == "exact":
+        expected = dot_unstuff(dot_stuff(message))
         if content == expected:
             return None
         hint = _first_difference(expected, content)
     else:
-        exp_headers, exp_body = _split_message(expected)
-        act_headers, act_body = _split_message(content)
-        missing = [f"{n}: {v}" for n, v in exp_headers if (n, v) not in act_headers]
-        if not missing and exp_body.rstrip(b"\r\n") == act_body.rstrip(b"\r\n"):
+        difference = compare_content(message, content, composed=composed, end_lines=mode == "lines")
+        if difference is None:
             return None
-        hint = (
-            f"header(s) missing or changed: {missing}"
-            if missing
-            else "body differs: " + _first_difference(exp_body, act_body)
-        )
+        hint = difference.what
+        if difference.expected_line.startswith(".") and (
+            difference.actual_line == difference.expected_line[1:]
+        ):
+            return Mismatch(
+                field="DATA content",
+                expected=f"the message ({mode})",
+                actual=f"{len(content)} octets",
+                hint=f"{hint} - that line starts with '.' and was not dot-stuffed (RFC 5321 §4.5.2)",
+                rule="R-DOT-1",
+                level=Level.MUST,
+            )
     return Mismatch(
         field="DATA content",
-        expected=f"the message ({step.compare})",
+        expected=f"the message ({mode})",
         actual=f"{len(content)} octets",
         hint=hint,
     )
 
 
-def _ended_at_unstuffed_dot(content: bytes, expected: bytes) -> str:
-    """Explain a DATA that stopped short where the message has a line starting with '.'."""
-    if len(content) >= len(expected) or not expected.startswith(content):
+def _ended_at_unstuffed_dot(content: bytes, message: bytes) -> str:
+    """Explain a DATA that stopped short where the message has a line that is only "." (the
+    server took it for the end). Aligned on the body, so headers the client added or changed
+    do not shift the lines."""
+    body = _body(content)
+    expected = _body(dot_unstuff(dot_stuff(message)))
+    if len(body) >= len(expected) or not expected.startswith(body):
         return ""
-    next_line = expected[len(content) :].split(b"\r\n", 1)[0]
+    next_line = expected[len(body) :].split(b"\r\n", 1)[0]
     if not next_line.startswith(b"."):
         return ""
-    n = content.count(b"\r\n") + 1
+    n = body.count(b"\r\n") + 1
     return (
-        f"the DATA ended before message line {n} ({next_line[:40]!r}): that line was not dot-stuffed "
-        "(RFC 5321 §4.5.2), so the server took it for the end of the data"
+        f"the DATA ended before body line {n} ({next_line[:40]!r}): that line was not "
+        "dot-stuffed (RFC 5321 §4.5.2), so the server took it for the end of the data"
     )
+
+
+def _body(content: bytes) -> bytes:
+    _head, sep, body = content.partition(b"\r\n\r\n")
+    return body if sep else content
 
 
 _BDAT_ARGUMENT = re.compile(r"\d{1,10}( LAST)?", re.IGNORECASE)

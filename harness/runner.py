@@ -54,7 +54,12 @@ async def run_scenario(
     if plan:
         notes.append(f"faults: {plan.describe()}")
     try:
-        async with ScriptedServer(scenario, tls=tls, faults=plan or None) as server:
+        async with ScriptedServer(
+            scenario,
+            tls=tls,
+            faults=plan or None,
+            composes_message=adapter.capabilities.composes_message,
+        ) as server:
             target = Target(
                 host=server.host,
                 port=server.port,

@@ -283,6 +283,8 @@ program: no-such-smtp-client-for-the-harness-tests
 args: [--server, "{host}:{port}"]
 tls:
   none: []
+auth:
+  any: [--user, "{username}"]
 outcome:
   delivered: [0]
 """

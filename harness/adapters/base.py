@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 from harness.errors import AdapterError
 from harness.outcome import ClientOutcome
-from harness.scenario.model import ClientTask, Scenario, TlsMode
+from harness.scenario.model import AnyOf, AuthStep, ClientTask, Scenario, Step, TlsMode, Unordered
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -60,6 +60,12 @@ class Capabilities:
     auth_without_tls: bool = True
     dsn: bool = True  # can be asked to request delivery status notifications (RFC 3461)
     sends_per_session: int | None = None  # most messages it sends on one connection (None: any)
+    # True: the client is given only the task's Subject and body text and writes the message
+    # itself (a mail user agent): its content is compared on those two, whatever else it adds.
+    composes_message: bool = False
+    # The mechanism the client uses when the task names none ("": it picks one the server
+    # offers). A command config without an `auth.any` entry always uses its first mechanism.
+    auth_default: str = ""
 
 
 @runtime_checkable
@@ -140,6 +146,8 @@ def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None
             f"{adapter.name} supports none of the AUTH mechanisms {', '.join(task.auth.mechanisms)}"
         )
     auth = task.auth
+    if auth is not None and not caps.auth_mechanisms:
+        return f"{adapter.name} cannot authenticate (no AUTH mechanism configured)"
     if auth is not None and task.tls is TlsMode.NONE and not caps.auth_without_tls:
         named = set(auth.mechanisms) & caps.auth_mechanisms
         oauth_only = bool(auth.token) and not auth.password  # XOAUTH2 is then named implicitly
@@ -152,6 +160,15 @@ def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None
         and "XOAUTH2" not in caps.auth_mechanisms
     ):
         return f"{adapter.name} cannot authenticate with an OAuth token (XOAUTH2)"
+    if auth is not None and not auth.mechanisms and caps.auth_default:
+        per_step = _auth_step_mechanisms(scenario.exchange)
+        if per_step and all(n and caps.auth_default not in n for n in per_step):
+            accepted = sorted({m for n in per_step for m in n})
+            return (
+                f"{adapter.name} always uses {caps.auth_default} when the task names no mechanism "
+                f"(its config has no `auth.any` entry), and this server accepts only "
+                + "/".join(accepted)
+            )
     sends = sum(op.kind == "send" for op in task.operations)
     if caps.sends_per_session is not None and sends > caps.sends_per_session:
         return f"{adapter.name} sends at most {caps.sends_per_session} message(s) per connection"
@@ -161,3 +178,15 @@ def unsupported_reason(adapter: ClientAdapter, scenario: Scenario) -> str | None
         if op.kind not in caps.operations:
             return f"{adapter.name} cannot perform the operation {op.kind}"
     return None
+
+
+def _auth_step_mechanisms(steps: tuple[Step, ...]) -> list[tuple[str, ...]]:
+    """The mechanisms each AUTH step of the exchange accepts (() for any), in every branch."""
+    out: list[tuple[str, ...]] = []
+    for step in steps:
+        if isinstance(step, AuthStep):
+            out.append(step.mechanisms)
+        elif isinstance(step, AnyOf | Unordered):
+            for group in step.branches if isinstance(step, AnyOf) else step.groups:
+                out += _auth_step_mechanisms(group)
+    return out

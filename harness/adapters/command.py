@@ -61,6 +61,9 @@ class CommandConfig:
     # False: the client refuses to send a password in clear unless told the mechanism.
     auth_without_tls: bool = True
     env: dict[str, str] = field(default_factory=dict)  # extra environment; placeholders allowed
+    # True: the program writes its own message from the task's subject and body (a mail user
+    # agent), so only those are compared (Capabilities.composes_message).
+    composes_message: bool = False
     tls: dict[str, tuple[str, ...]]
     auth: dict[str, tuple[str, ...]]
     stdin: str = "none"  # none | message
@@ -102,6 +105,7 @@ class CommandConfig:
                 "null_sender",
                 "auth_without_tls",
                 "env",
+                "composes_message",
             ),
             required=("name", "program", "args", "tls"),
         )
@@ -125,18 +129,7 @@ class CommandConfig:
                     )
                 delivered = frozenset(values)
             if "code_pattern" in o:
-                pattern = r.string(o["code_pattern"], "outcome.code_pattern")
-                try:
-                    if re.compile(pattern).groups < 1:
-                        raise r.error(
-                            o["code_pattern"],
-                            "outcome.code_pattern",
-                            "needs one group: the reply code",
-                        )
-                except re.error as exc:
-                    raise r.error(
-                        o["code_pattern"], "outcome.code_pattern", f"invalid regex: {exc}"
-                    ) from None
+                pattern = _code_pattern(r, o["code_pattern"])
         config = cls(
             name=r.string(keys["name"], "name"),
             program=r.string(keys["program"], "program"),
@@ -154,6 +147,9 @@ class CommandConfig:
             if "auth_without_tls" in keys
             else True,
             env=_env(r, keys["env"]) if "env" in keys else {},
+            composes_message=r.boolean(keys["composes_message"], "composes_message")
+            if "composes_message" in keys
+            else False,
             tls=tls,
             auth=auth,
             stdin=r.choice(keys["stdin"], "stdin", ("none", "message"))
@@ -168,6 +164,34 @@ class CommandConfig:
             path=str(p),
         )
         return config
+
+
+def _code_pattern(r: NodeReader, node: yaml.Node) -> str:
+    """A regex whose one group, or whose group named ``code``, is the reply code."""
+    field = "outcome.code_pattern"
+    pattern = r.string(node, field)
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise r.error(node, field, f"invalid regex: {exc}") from None
+    if compiled.groups != 1 and "code" not in compiled.groupindex:
+        raise r.error(
+            node,
+            field,
+            f"expected one group, or a group named `code` ((?P<code>...)), holding the reply "
+            f"code; this regex has {compiled.groups} groups",
+        )
+    return pattern
+
+
+def _reply_code(pattern: str, output: str) -> int | None:
+    """The reply code in the last match of ``pattern`` (its group ``code``, else its group)."""
+    compiled = re.compile(pattern, re.MULTILINE)
+    group: str | int = "code" if "code" in compiled.groupindex else 1
+    codes = [m.group(group) for m in compiled.finditer(output)]
+    if not codes or codes[-1] is None or not codes[-1].strip().isdigit():
+        return None
+    return int(codes[-1])
 
 
 def _args(r: NodeReader, node: yaml.Node, field: str) -> tuple[str, ...]:
@@ -217,13 +241,21 @@ class CommandAdapter:
         self.capabilities = Capabilities(
             tls_modes=frozenset(TlsMode(m) for m in config.tls),
             auth_mechanisms=frozenset(m for m in config.auth if m != "any")
-            or frozenset({"PLAIN", "LOGIN", "CRAM-MD5"}),
+            or (frozenset({"PLAIN", "LOGIN", "CRAM-MD5"}) if "any" in config.auth else frozenset()),
             operations=frozenset({"send"}),
             reports_codes=config.code_pattern is not None,
             auth_without_tls=config.auth_without_tls,
             dsn=False,
             sends_per_session=1,  # one run of the program, one message
+            composes_message=config.composes_message,
+            auth_default=self._auth_default(),
         )
+
+    def _auth_default(self) -> str:
+        """The mechanism used when the task names none: "" (the program chooses) with an
+        `auth.any` entry, else the first mechanism the config lists."""
+        listed = [m for m in self.config.auth if m != "any"]
+        return "" if "any" in self.config.auth or not listed else listed[0]
 
     @classmethod
     def from_file(cls, path: str | Path) -> CommandAdapter:
@@ -248,7 +280,7 @@ class CommandAdapter:
         argv = [c.program, *fill(c.args), *fill(c.tls[task.tls.value])]
         if task.auth is not None:
             oauth_only = task.auth.token and not task.auth.password
-            default = "XOAUTH2" if oauth_only else "any"
+            default = "XOAUTH2" if oauth_only else (self.capabilities.auth_default or "any")
             chosen = next((m for m in task.auth.mechanisms if m in c.auth), default)
             if chosen not in c.auth:
                 raise AdapterError(f"{c.name}: the config has no auth arguments for {chosen}")
@@ -304,7 +336,8 @@ class CommandAdapter:
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "LC_ALL": "C", **env},
+            # A UTF-8 locale: with LC_ALL=C some programs turn non-ASCII text into "?".
+            env={**os.environ, "LC_ALL": "C.UTF-8", **env},
         )
         try:
             out, err = await asyncio.wait_for(process.communicate(stdin), c.timeout)
@@ -319,12 +352,7 @@ class CommandAdapter:
         status = process.returncode
         if status in c.delivered:
             return ClientOutcome(outcome=Outcome.DELIVERED, message=f"exit status {status}")
-        code = None
-        if c.code_pattern is not None:
-            codes = re.findall(c.code_pattern, output, re.MULTILINE)
-            if codes:
-                last = codes[-1]
-                code = int(last[0] if isinstance(last, tuple) else last)
+        code = _reply_code(c.code_pattern, output) if c.code_pattern is not None else None
         tail = " | ".join(line.strip() for line in output.strip().splitlines()[-3:])
         return ClientOutcome(
             outcome=Outcome.FAILED, code=code, message=f"exit status {status}: {tail}"

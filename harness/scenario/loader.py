@@ -76,7 +76,7 @@ _TOP_KEYS = {
     "level",
 }
 _LEVELS = tuple(level.value for level in Level)
-_DATA_COMPARE = ("exact", "content", "any")
+_DATA_COMPARE = ("exact", "lines", "content", "any")
 _CLIENT_MATCHERS = ("match", "regex", "data", "bdat", "silence", "gives_up")
 _CERTIFICATES = tuple(c.value for c in Certificate)
 

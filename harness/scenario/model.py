@@ -253,7 +253,9 @@ class ClientStep:
             ``seconds``; closing counts as silence) or ``gives_up`` (the server says nothing
             more, and the client must close, after QUIT or not, within ``give_up_window``).
         expected: the pattern or regex; for ``data``, the word ``message``.
-        compare: for ``data``: ``exact``, ``content`` or ``any``.
+        compare: for ``data`` and ``bdat``: ``exact`` (the bytes), ``lines`` (``content`` and
+            the empty lines at the end of the body), ``content`` (what a reader sees: header
+            fields and decoded body text) or ``any`` (only the wire checks).
         absent: for ``data``: strings that must not appear anywhere in the data (e.g. a BCC
             address that a client must not leak into a header).
         optional: the client may leave this step, and the server steps after it, out.

@@ -6,6 +6,7 @@ tests with the reason; in CI (CI=true) it fails them, so that CI can never go gr
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -175,3 +176,90 @@ def test_the_readme_example_client_runs(tls_material: TlsMaterial) -> None:
     adapter = load_adapter(str(Path(__file__).parents[2] / "docs/clients/sendemail.yaml"))
     result = run(load_scenario(corpus_path() / "auth/login.yaml"), adapter, tls_material)
     assert result.verdict is Verdict.PASS, format_failure(result)
+
+
+def test_a_code_pattern_with_two_groups_is_refused_when_the_config_loads(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path,
+        "name: x\nprogram: x\nargs: []\ntls: {none: []}\noutcome:\n"
+        "  code_pattern: '^(<|>) (\\d{3})'\n",
+    )
+    with pytest.raises(ScenarioError) as exc:
+        CommandConfig.from_file(config)
+    assert str(exc.value).startswith(
+        f"{config}:6: outcome.code_pattern: expected one group, or a group named `code`"
+    )
+
+
+def _curl_config(tmp_path: Path, auth: str, code_pattern: str) -> Path:
+    """The built-in curl config with another `auth` table and code pattern."""
+    text = (Path(__file__).parents[2] / "harness/adapters/clients/curl.yaml").read_text()
+    head, _, rest = text.partition("auth:\n")
+    tail = rest[rest.index("outcome:") :]
+    tail = (
+        "outcome:\n  delivered: [0]\n  code_pattern: '"
+        + code_pattern
+        + "'\n"
+        + tail.partition("code_pattern:")[2].partition("\n")[2]
+    )
+    path = tmp_path / "curl-variant.yaml"
+    path.write_text(f"{head}auth:\n{auth}{tail}")
+    return path
+
+
+def test_a_named_code_group_gives_the_code(tls_material: TlsMaterial, tmp_path: Path) -> None:
+    _need_program("curl")
+    config = _curl_config(
+        tmp_path, '  any: [--user, "{username}:{password}"]\n', r"^(<) (?P<code>[45]\d\d)[ -]"
+    )
+    result = run(
+        load_scenario(corpus_path() / "errors/rcpt-550-unknown-user.yaml"),
+        CommandAdapter.from_file(config),
+        tls_material,
+    )
+    assert result.verdict is Verdict.PASS, format_failure(result)
+    assert result.outcome is not None and result.outcome.code == 550
+
+
+def test_an_auth_table_without_any_uses_a_listed_mechanism_or_skips(
+    tls_material: TlsMaterial, tmp_path: Path
+) -> None:
+    _need_program("curl")
+    auth = '  PLAIN: [--user, "{username}:{password}", --login-options, "AUTH=PLAIN"]\n'
+    adapter = CommandAdapter.from_file(_curl_config(tmp_path, auth, r"^< ([45]\d\d)[ -]"))
+    # Both tasks name no mechanism; the first server takes PLAIN or LOGIN, the second LOGIN only.
+    either = load_scenario(corpus_path() / "tls/certificate-verified-starttls.yaml")
+    assert either.client.auth is not None and not either.client.auth.mechanisms
+    result = run(either, adapter, tls_material)
+    assert result.verdict is Verdict.PASS, format_failure(result)
+    assert "AUTH PLAIN" in result.transcript.render()
+    only_login = load_scenario(corpus_path() / "starttls/reehlo-auth-after-tls.yaml")
+    assert only_login.client.auth is not None and not only_login.client.auth.mechanisms
+    result = run(only_login, adapter, tls_material)
+    assert result.verdict is Verdict.SKIP
+    assert "always uses PLAIN" in result.message and "accepts only LOGIN" in result.message
+
+
+def test_programs_run_in_a_utf8_locale(tmp_path: Path) -> None:
+    """`locale charmap` (glibc) names the character set the program sees."""
+    if shutil.which("locale") is None:
+        pytest.skip("no locale program")
+    config = _config(
+        tmp_path,
+        "name: charmap\nprogram: locale\nargs: [charmap]\ntls: {none: []}\n"
+        "outcome: {delivered: [99]}\n",
+    )
+    outcome = asyncio.run(_deliver(CommandAdapter.from_file(config), "a@example.com"))
+    assert outcome.message == "exit status 0: UTF-8"
+
+
+def test_a_config_without_auth_skips_tasks_that_authenticate(
+    tls_material: TlsMaterial, tmp_path: Path
+) -> None:
+    text = (Path(__file__).parents[2] / "harness/adapters/clients/curl.yaml").read_text()
+    head, _, rest = text.partition("auth:\n")
+    adapter = CommandAdapter.from_file(_config(tmp_path, head + rest[rest.index("outcome:") :]))
+    scenario = load_scenario(corpus_path() / "tls/certificate-verified-starttls.yaml")
+    result = run(scenario, adapter, tls_material)  # its task names no mechanism
+    assert result.verdict is Verdict.SKIP
+    assert "cannot authenticate" in result.message

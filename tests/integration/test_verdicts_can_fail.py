@@ -261,3 +261,15 @@ def test_a_client_that_never_connects_fails(tls_material: TlsMaterial) -> None:
     result = run(_simple(), Absent(), tls_material)
     assert result.verdict is Verdict.FAIL
     assert "never connected" in result.message
+
+
+def test_an_ipv6_literal_tag_in_another_case_passes(tls_material: TlsMaterial) -> None:
+    """RFC 5321 §4.1.3 writes the tag as the ABNF string "IPv6:", and ABNF strings are
+    case-insensitive (RFC 5234 §2.3): `[ipv6:2001:DB8::25]` is the same literal."""
+    scenario = _corpus("ehlo/name-address-literal-ipv6.yaml")
+    client = TaskChangingAdapter(ReferenceAdapter(), ehlo_name="[ipv6:2001:DB8::25]")
+    result = run(scenario, client, tls_material)
+    assert result.verdict is Verdict.PASS, result.message
+    assert "EHLO [ipv6:2001:DB8::25]" in result.transcript.render()
+    other = TaskChangingAdapter(ReferenceAdapter(), ehlo_name="[IPv6:2001:db8::26]")
+    assert run(scenario, other, tls_material).verdict is Verdict.FAIL

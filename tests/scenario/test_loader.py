@@ -435,7 +435,7 @@ ERRORS = [
     ),
     pytest.param(
         step("- client: {data: message, compare: loose}"),
-        "s.yaml:7: exchange[1].client.compare: 'loose' is not one of: exact, content, any",
+        "s.yaml:7: exchange[1].client.compare: 'loose' is not one of: exact, lines, content, any",
         id="bad-compare",
     ),
     pytest.param(
@@ -708,3 +708,13 @@ def test_silence_step_loads_with_its_seconds() -> None:
 )
 def test_silence_step_errors(yaml_step: str, message: str) -> None:
     assert message in str(error(MINIMAL + f"  - client: {yaml_step}\n"))
+
+
+def test_ipv6_literal_tags_match_in_any_case() -> None:
+    from harness.scenario.patterns import compile_pattern
+
+    assert compile_pattern("EHLO [IPv6:2001:db8::1]").fullmatch("EHLO [ipv6:2001:DB8::1]")
+    assert compile_pattern("EHLO {domain}").fullmatch("EHLO [ipV6:::1]")
+    assert compile_pattern("MAIL FROM:<a@[IPv6:::1]>").fullmatch("MAIL FROM:<a@[IPV6:::1]>")
+    assert not compile_pattern("EHLO [IPv6:2001:db8::1]").fullmatch("EHLO [IPv6:2001:db8::2]")
+    assert not compile_pattern("EHLO mx.example").fullmatch("EHLO MX.example")  # only literals

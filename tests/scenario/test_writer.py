@@ -138,7 +138,7 @@ def client_steps(draw: st.DrawFn) -> ClientStep:
         return ClientStep(
             kind=kind,
             expected="message",
-            compare=draw(st.sampled_from(["exact", "content", "any"])),
+            compare=draw(st.sampled_from(["exact", "lines", "content", "any"])),
             absent=tuple(draw(st.lists(st.text(max_size=10), max_size=2))),
             optional=draw(st.booleans()),
         )
