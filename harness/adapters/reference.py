@@ -28,6 +28,8 @@ class ReferenceAdapter:
     ) -> None:
         self.machine_class = machine_class
         self.variant = variant
+        if variant.compose:  # it writes its own message, so only Subject and body are compared
+            self.capabilities = Capabilities(composes_message=True)
         self.name = name or (
             "reference" if machine_class is ClientMachine else machine_class.__name__
         )

@@ -14,7 +14,6 @@ import asyncio
 import functools
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from harness.corpus import corpus_path
 from harness.results import Result, Verdict
 from harness.runner import run_scenarios
 from harness.scenario.loader import load_scenarios
+from harness.transcript import Direction
 
 SCENARIOS = load_scenarios([corpus_path()])
 BAD = {Verdict.FAIL, Verdict.ERROR, Verdict.XPASS}
@@ -44,24 +44,6 @@ def _exceptions() -> dict[tuple[str, str], str]:
 EXCEPTIONS = _exceptions()
 
 
-class PendingMechanism(Exception):
-    """Every failure is of the one kind a judging mechanism not yet on main will accept."""
-
-
-def _regenerated_content(r: Result) -> bool:
-    return r.failure is not None and r.failure.message == "unexpected DATA content"
-
-
-# Variants whose failures wait for a judging mechanism of issue 10 item 3 that is not on main
-# yet: who fixes it, and the signature of the failures it fixes. For them the test is a strict
-# xfail *only* if every failure has that signature; any other failure fails the test, and once
-# none is left the xfail turns into a failure that says to remove the entry here.
-PENDING: dict[str, tuple[str, Callable[[Result], bool]]] = {
-    "regenerate": ("the semantic message comparison (i10c)", _regenerated_content),
-    "compose": ("Capabilities.composes_message (i10c)", _regenerated_content),
-}
-
-
 def _report(results: list[Result]) -> str:
     lines = []
     for r in results:
@@ -73,10 +55,11 @@ def _report(results: list[Result]) -> str:
 
 @functools.cache
 def _results() -> dict[str, list[Result]]:
-    """Every named variant over the whole corpus, all at once (once per test process)."""
+    """The strict client and every named variant over the whole corpus, all at once (once per
+    test process); the strict run is under the key ``strict``."""
 
     async def run_all() -> list[list[Result]]:
-        adapters = [ReferenceAdapter.from_variant(name) for name in VARIANTS]
+        adapters = [ReferenceAdapter()] + [ReferenceAdapter.from_variant(n) for n in VARIANTS]
         return await asyncio.gather(
             *(
                 run_scenarios(SCENARIOS, a, jobs=SLOW_EXIT_JOBS if a.variant.exit_delay else JOBS)
@@ -85,25 +68,12 @@ def _results() -> dict[str, list[Result]]:
         )
 
     started = time.monotonic()
-    results = dict(zip(VARIANTS, asyncio.run(run_all()), strict=True))
-    print(
-        f"\n{len(VARIANTS)} variants x {len(SCENARIOS)} scenarios in {time.monotonic() - started:.1f} s"
-    )
+    results = dict(zip(["strict", *VARIANTS], asyncio.run(run_all()), strict=True))
+    elapsed = time.monotonic() - started
+    print(f"\n{len(results)} clients x {len(SCENARIOS)} scenarios in {elapsed:.1f} s")
     for name, runs in results.items():
         print(f"  reference:{name}: {dict(Counter(r.verdict.value for r in runs))}")
     return results
-
-
-def _params() -> list[object]:
-    out: list[object] = []
-    for name in VARIANTS:
-        marks = []
-        if name in PENDING:
-            marks.append(
-                pytest.mark.xfail(strict=True, raises=PendingMechanism, reason=PENDING[name][0])
-            )
-        out.append(pytest.param(name, marks=marks, id=name))
-    return out
 
 
 def test_every_exception_quotes_the_rfc_and_names_a_real_scenario_and_variant() -> None:
@@ -114,20 +84,34 @@ def test_every_exception_quotes_the_rfc_and_names_a_real_scenario_and_variant() 
         assert "RFC" in rfc and rfc.count('"') >= 2, f"exceptions.yaml: {scenario}: quote the RFC"
 
 
-@pytest.mark.parametrize("name", _params())
+def _evidence(r: Result) -> tuple[object, ...]:
+    """What the client did and said: its bytes on the wire and its reported outcome."""
+    sent = b"".join(e.data for e in r.transcript.entries if e.direction is Direction.CLIENT)
+    said = (r.outcome.outcome, r.outcome.code, r.outcome.message) if r.outcome else None
+    return sent, said
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_every_variant_changes_what_the_client_does_somewhere_in_the_corpus(name: str) -> None:
+    # A switch that changed nothing would make its corpus run prove nothing.
+    strict, variant = _results()["strict"], _results()[name]
+    if VARIANTS[name].exit_delay:
+        slower = [v.duration - s.duration for s, v in zip(strict, variant, strict=True)]
+        assert min(slower) > VARIANTS[name].exit_delay / 2
+        return
+    changed = [
+        s.scenario.id for s, v in zip(strict, variant, strict=True) if _evidence(s) != _evidence(v)
+    ]
+    assert changed, f"reference:{name} did the same as the strict client in every scenario"
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
 def test_the_corpus_never_fails_a_legal_variant(name: str) -> None:
     bad = [r for r in _results()[name] if r.verdict in BAD]
     excused = {r.scenario.id for r in bad if (name, r.scenario.id) in EXCEPTIONS}
     stale = sorted(s for (v, s) in EXCEPTIONS if v == name and s not in excused)
     assert not stale, f"exceptions.yaml lists scenarios that no longer fail {name}: {stale}"
     bad = [r for r in bad if r.scenario.id not in excused]
-    if name in PENDING and bad:
-        reason, signature = PENDING[name]
-        other = [r for r in bad if not signature(r)]
-        assert not other, f"failures not explained by the pending {reason}:\n{_report(other)}"
-        raise PendingMechanism(
-            f"{len(bad)} scenario(s) wait for {reason}: {', '.join(r.scenario.id for r in bad)}"
-        )
     assert not bad, (
         f"{len(bad)} scenario(s) fail the legal variant reference:{name}; fix the scenario, or "
         f"list it in {EXCEPTIONS_FILE.name} with the RFC words that forbid the variant "

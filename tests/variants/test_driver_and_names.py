@@ -93,3 +93,9 @@ def test_a_variant_is_chosen_by_name() -> None:
 def test_a_bad_variant_name_is_a_clear_error(name: str, error: str) -> None:
     with pytest.raises(AdapterError, match=error):
         load_adapter(name)
+
+
+def test_only_the_compose_variant_declares_that_it_writes_its_own_message() -> None:
+    assert ReferenceAdapter.from_variant("compose").capabilities.composes_message
+    assert not ReferenceAdapter.from_variant("regenerate").capabilities.composes_message
+    assert not ReferenceAdapter().capabilities.composes_message
