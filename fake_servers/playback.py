@@ -13,6 +13,9 @@ Rules:
 - Nothing matches → the session fails: the failure is recorded with the step the client should
   have sent and what it sent, and the server answers 421 and closes.
 - When the script is exhausted the server closes the connection.
+- An RSET the script does not expect, sent where the script would take QUIT, is answered 250 and
+  changes nothing, but then only QUIT (or closing) may follow: RFC 5321 §4.1.1.5 makes an RSET
+  "immediately before a QUIT" "effectively equivalent to a NOOP", so no script has to list it.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from harness.scenario.model import (
 __all__ = ["Action", "BeginData", "Failure", "Playback"]
 
 ABORT_REPLY = b"421 4.3.0 smtp-harness: the client did not follow the script, closing\r\n"
+_QUIT = Command.build("QUIT")
 SUPPORTED_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2")
 
 
@@ -262,6 +266,7 @@ class Playback:
         self._bdat: tuple[Unit, list[bytes]] | None = None  # a chunked message under way
         self._auth_unit: Unit | None = None
         self._last_verb = ""
+        self._rset_before_quit = False  # an unscripted RSET was answered; QUIT must follow
         # Set once the server has said the session is over for anything but QUIT (a 421, or a
         # certificate the client had to refuse): why, the rule's words, and the rule id.
         self._only_quit: tuple[str, str, str] | None = None
@@ -471,6 +476,18 @@ class Playback:
         candidates: list[tuple[Unit, Stack]] = []
         _expand(self._stack, candidates)
         ctx = self._context()
+        if self._rset_before_quit and not (isinstance(actual, Command) and actual.verb == "QUIT"):
+            return self._fail(
+                Failure(
+                    kind="unexpected",
+                    message="unexpected command after the RSET taken as the one before QUIT",
+                    line=candidates[0][0].line if candidates else 0,
+                    expected="QUIT",
+                    actual=actual.text if isinstance(actual, Command) else "DATA content",
+                    hint="the script has no RSET here; one is accepted only immediately before "
+                    "QUIT (RFC 5321 §4.1.1.5)",
+                )
+            )
         mismatches: list[tuple[Unit, Mismatch]] = []
         for unit, after in candidates:
             assert unit.head is not None
@@ -520,6 +537,19 @@ class Playback:
                     actual=shown,
                 )
             )
+        if (
+            isinstance(actual, Command)
+            and actual.verb == "RSET"
+            and not actual.argument
+            and not self._rset_before_quit
+            and any(
+                isinstance(u.head, ClientStep) and match_step(u.head, _QUIT, ctx) is None
+                for u, _ in candidates
+            )
+        ):
+            self._rset_before_quit = True
+            enhanced = self.extensions is not None and self.extensions.has("ENHANCEDSTATUSCODES")
+            return [Send(data=b"250 2.0.0 OK\r\n" if enhanced else b"250 OK\r\n")]
         helo = self._helo_in_place_of_ehlo(actual, candidates)
         if helo is not None:
             return helo

@@ -89,24 +89,37 @@ def available_adapters() -> list[str]:
 
 def load_adapter(name: str) -> ClientAdapter:
     """Instantiate the adapter registered as ``name``, or the command adapter described by the
-    YAML file ``name`` (a path ending in .yaml or .yml).
+    YAML file ``name`` (a path ending in .yaml or .yml). ``NAME:VARIANT`` asks an adapter that
+    has variants (``reference:helo``) for one of them, through its ``from_variant`` method.
 
     Raises:
-        AdapterError: no such adapter (the message lists the installed ones), or it failed to load.
+        AdapterError: no such adapter or variant (the message lists the installed ones), or it
+            failed to load.
         ScenarioError: the YAML client config is invalid.
     """
     if name.endswith((".yaml", ".yml")):
         from harness.adapters.command import CommandAdapter  # only configs need it
 
         return CommandAdapter.from_file(name)
-    matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    base, _, variant = name.partition(":")
+    matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == base]
     if not matches:
         known = ", ".join(available_adapters()) or "none (is smtp-harness installed? pip install .)"
-        raise AdapterError(f"no client adapter named {name!r}; installed: {known}")
+        raise AdapterError(f"no client adapter named {base!r}; installed: {known}")
     try:
-        adapter = matches[0].load()()
+        factory = matches[0].load()
     except Exception as exc:
-        raise AdapterError(f"client adapter {name!r} failed to load: {exc!r}") from exc
+        raise AdapterError(f"client adapter {base!r} failed to load: {exc!r}") from exc
+    if variant:
+        from_variant = getattr(factory, "from_variant", None)
+        if from_variant is None:
+            raise AdapterError(f"client adapter {base!r} has no variants (reference has)")
+        adapter = from_variant(variant)  # raises AdapterError for an unknown variant
+    else:
+        try:
+            adapter = factory()
+        except Exception as exc:
+            raise AdapterError(f"client adapter {name!r} failed to load: {exc!r}") from exc
     if not isinstance(adapter, ClientAdapter):
         raise AdapterError(f"client adapter {name!r} lacks name, capabilities or deliver()")
     return adapter

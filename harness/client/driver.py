@@ -7,9 +7,16 @@ import contextlib
 import ssl
 from dataclasses import dataclass
 
-from harness.client.machine import ClientMachine, CloseConnection, StartTls, Write
+from harness.client.machine import (
+    ClientMachine,
+    CloseConnection,
+    StartTls,
+    Write,
+    local_refusal,
+)
+from harness.client.variant import STRICT, ClientVariant
 from harness.outcome import ClientOutcome
-from harness.scenario.model import ClientTask, TlsMode
+from harness.scenario.model import ClientTask, Outcome, TlsMode
 
 __all__ = ["RFC_5321_TIMEOUT", "ClientConfig", "deliver", "deliver_blocking"]
 
@@ -38,14 +45,33 @@ class ClientConfig:
 
 
 async def deliver(
-    task: ClientTask, config: ClientConfig, *, machine_class: type[ClientMachine] = ClientMachine
+    task: ClientTask,
+    config: ClientConfig,
+    *,
+    machine_class: type[ClientMachine] = ClientMachine,
+    variant: ClientVariant = STRICT,
 ) -> ClientOutcome:
     """Run one session for ``task`` against ``config``; never raises for server behaviour.
 
     Every failure (refusal, protocol error, timeout, TLS error, lost connection) comes back as
-    a ``ClientOutcome`` with outcome ``failed``. ``machine_class`` lets a test run a variant of
-    the state machine (e.g. a deliberately broken one) over the same sockets.
+    a ``ClientOutcome`` with outcome ``failed``. ``machine_class`` lets a test run a changed
+    state machine (e.g. a deliberately broken one) over the same sockets; ``variant`` picks the
+    legal choices (HELO, no pipelining, ...).
     """
+    if variant.refuse_before_connect and (reason := local_refusal(task, variant)):
+        return ClientOutcome(outcome=Outcome.FAILED, message=f"refused before connecting: {reason}")
+    outcome = await _session(task, config, machine_class, variant)
+    if variant.exit_delay:
+        await asyncio.sleep(variant.exit_delay)  # a program slow to exit after its session
+    return outcome
+
+
+async def _session(
+    task: ClientTask,
+    config: ClientConfig,
+    machine_class: type[ClientMachine],
+    variant: ClientVariant,
+) -> ClientOutcome:
     implicit = task.tls is TlsMode.IMPLICIT
     needs_tls = task.tls is not TlsMode.NONE
     ctx = config.ssl_context or (ssl.create_default_context() if needs_tls else None)
@@ -62,7 +88,7 @@ async def deliver(
             config.timeout,
         )
     except (OSError, ssl.SSLError, TimeoutError) as exc:
-        machine = ClientMachine(task, ehlo_name="[127.0.0.1]")
+        machine = ClientMachine(task, ehlo_name="[127.0.0.1]", variant=variant)
         machine.fail(f"could not connect: {exc!r}")
         assert machine.outcome is not None
         return machine.outcome
@@ -72,7 +98,13 @@ async def deliver(
         if task.ehlo_name
         else _address_literal(local[0] if local else "127.0.0.1")
     )
-    machine = machine_class(task, ehlo_name=ehlo_name)
+    # A changed machine written against the plain signature keeps working: ``variant`` is passed
+    # only when one is asked for.
+    machine = (
+        machine_class(task, ehlo_name=ehlo_name)
+        if variant == STRICT
+        else machine_class(task, ehlo_name=ehlo_name, variant=variant)
+    )
     try:
         await _run(machine, reader, writer, ctx, hostname, config.timeout)
     finally:

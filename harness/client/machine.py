@@ -11,16 +11,20 @@ Rules (each cites the RFC it follows):
 - Extensions are used only when the *current* EHLO reply advertised them (§2.2); STARTTLS
   discards what was learned before (RFC 3207 §4.2), and the client says EHLO again.
 - Once finished (or after an error) the machine ignores further input.
+- Where the RFCs leave a choice, a ``ClientVariant`` (variant.py) decides; the default is strict.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness.client.compose import regenerate_message
+from harness.client.variant import STRICT, ClientVariant
 from harness.errors import RemoteProtocolError
 from harness.outcome import ClientOutcome
 from harness.protocol.auth import (
@@ -36,7 +40,14 @@ from harness.protocol.events import ConnectionClosed, NeedData
 from harness.protocol.replies import Reply, ReplyParser
 from harness.scenario.model import ClientTask, Operation, Outcome, TlsMode
 
-__all__ = ["AUTH_PREFERENCE", "ClientMachine", "CloseConnection", "StartTls", "Write"]
+__all__ = [
+    "AUTH_PREFERENCE",
+    "ClientMachine",
+    "CloseConnection",
+    "StartTls",
+    "Write",
+    "local_refusal",
+]
 
 AUTH_PREFERENCE = ("XOAUTH2", "CRAM-MD5", "PLAIN", "LOGIN")  # XOAUTH2 only with a token
 MAX_COMMAND_LINE = 512  # RFC 5321 §4.5.3.1.4, including CRLF
@@ -102,6 +113,20 @@ def xtext(value: str) -> str:
     )
 
 
+def local_refusal(task: ClientTask, variant: ClientVariant = STRICT) -> str | None:
+    """Why the client refuses the task's addresses without asking any server, or None.
+
+    RFC 5321 §2.3.8, §4.1.2: no CR, LF or NUL in a path (sending one would inject commands); a
+    client without SMTPUTF8 (RFC 6531) cannot send a non-ASCII address at all.
+    """
+    addresses = [task.mail_from, *task.rcpt_to]
+    if any(c in a for a in addresses for c in "\r\n\x00"):
+        return "an address contains CR, LF or NUL"
+    if not variant.smtputf8 and any(not a.isascii() for a in addresses):
+        return "non-ASCII address but this client does not support SMTPUTF8"
+    return None
+
+
 class ClientMachine:
     """One SMTP session for one task.
 
@@ -109,10 +134,26 @@ class ClientMachine:
         task: what to do.
         ehlo_name: the domain or address literal to send in EHLO/HELO.
         max_reply_line: longest reply line accepted.
+        variant: the legal choices to make where the RFCs leave one (default: strict).
     """
 
-    def __init__(self, task: ClientTask, *, ehlo_name: str, max_reply_line: int = 65536) -> None:
+    def __init__(
+        self,
+        task: ClientTask,
+        *,
+        ehlo_name: str,
+        max_reply_line: int = 65536,
+        variant: ClientVariant = STRICT,
+    ) -> None:
         self.task = task
+        self.variant = variant
+        self._message = (
+            regenerate_message(
+                task.message, domain=_msgid_domain(task.mail_from), replace_ids=variant.compose
+            )
+            if variant.regenerate or variant.compose
+            else task.message
+        )
         self.ehlo_name = ehlo_name
         self.parser = ReplyParser(max_line=max_reply_line)
         self.tls_active = task.tls is TlsMode.IMPLICIT
@@ -130,6 +171,7 @@ class ClientMachine:
         self._tx: _Transaction | None = None
         self._rcpt_params: list[str] = []
         self._quit_sent = False
+        self._rset_before_quit_sent = False
         self.outcome: ClientOutcome | None = None
 
     # -- inputs --
@@ -153,6 +195,9 @@ class ClientMachine:
             if isinstance(event, ConnectionClosed):
                 if self._quit_sent:
                     self._finish()
+                elif self.variant.report_lost_connection:
+                    # RFC 5321 §3.8: the connection was lost; say so rather than guess a code.
+                    self._abort(None, "the server closed the connection")
                 else:
                     # A reply that already failed the transaction is the reason to report, not
                     # the close that followed it (R-PIPE-3; MailKit's bug, Q#45).
@@ -196,7 +241,7 @@ class ClientMachine:
 
     def message_wire(self) -> bytes:
         """Everything sent after 354: the stuffed message and the final ``.\r\n``."""
-        return encode_data(self.task.message)
+        return encode_data(self._message)
 
     # -- plumbing --
 
@@ -217,11 +262,25 @@ class ClientMachine:
     def _fail_and_quit(self, code: int | None, message: str) -> None:
         if self._failure is None:
             self._failure = (code, message)
+        if not self.variant.quit_after_error:
+            self._abort(code, message)
+            return
         self._quit()
 
     def _quit(self) -> None:
+        if (
+            self.variant.rset_before_quit
+            and self.extensions is not None
+            and not self._rset_before_quit_sent
+        ):
+            self._rset_before_quit_sent = True
+            self._command("RSET", "rset_quit")
+            return
         self._quit_sent = True
         self._command("QUIT", "quit")
+
+    def _on_rset_quit(self, reply: Reply, pending: _Pending) -> None:
+        self._quit()  # whatever RSET got, the session ends
 
     def _finish(self) -> None:
         if self.finished:
@@ -254,7 +313,23 @@ class ClientMachine:
             # RFC 5321 §3.1: a 554 greeting means no service; QUIT is still allowed (R-GREET-3).
             self._fail_and_quit(reply.code, f"greeting {reply.code} {reply.text}")
             return
+        if self.variant.helo and not self.needs_extension():
+            self._command(f"HELO {self.ehlo_name}", "helo")  # RFC 5321 §3.2: HELO is allowed
+            return
         self._command(f"EHLO {self.ehlo_name}", "ehlo")
+
+    def needs_extension(self) -> bool:
+        """Whether the task can only be done with an SMTP extension, so EHLO is a must:
+        STARTTLS, AUTH, DSN, SMTPUTF8 (a non-ASCII address) or 8BITMIME (an 8-bit message)."""
+        task = self.task
+        addresses = [task.mail_from, *task.rcpt_to]
+        return (
+            task.tls is TlsMode.STARTTLS
+            or task.auth is not None
+            or task.dsn is not None
+            or (self.variant.smtputf8 and any(not a.isascii() for a in addresses))
+            or any(b >= 0x80 for b in self._message)
+        )
 
     def _on_ehlo(self, reply: Reply, pending: _Pending) -> None:
         if reply.klass == 2:
@@ -314,17 +389,31 @@ class ClientMachine:
                 None, "credentials were given but the server did not advertise AUTH"
             )
             return
-        preference = creds.mechanisms or AUTH_PREFERENCE
         usable = {"XOAUTH2"} if creds.token else set()
         if creds.password:
             usable |= {"CRAM-MD5", "PLAIN", "LOGIN"}
-        self._mechanisms = deque(m for m in preference if m in ext.auth_mechanisms and m in usable)
+        self._mechanisms = deque(self._auth_order(ext.auth_mechanisms, usable))
         if not self._mechanisms:
             self._fail_and_quit(
                 None, f"no usable AUTH mechanism among {' '.join(ext.auth_mechanisms)}"
             )
             return
         self._try_mechanism()
+
+    def _auth_order(self, offered: tuple[str, ...], usable: set[str]) -> list[str]:
+        """The offered, usable mechanisms in the order to try them. Mechanisms the task names
+        are tried in its order; otherwise the variant picks (RFC 4954 §4 leaves the choice to
+        the client)."""
+        names = self.task.auth.mechanisms if self.task.auth else ()
+        candidates = [m for m in offered if m in usable]
+        if names:
+            return [m for m in names if m in candidates]
+        if self.variant.auth_order == "last-offered":
+            return candidates[::-1]
+        if self.variant.auth_order == "seeded":
+            random.Random(self.variant.seed).shuffle(candidates)
+            return candidates
+        return [m for m in AUTH_PREFERENCE if m in candidates]
 
     def _try_mechanism(self) -> None:
         creds = self.task.auth
@@ -421,10 +510,9 @@ class ClientMachine:
         if not task.rcpt_to:
             self._send_failed_locally("no recipients")
             return
-        if any(c in a for a in addresses for c in "\r\n\x00"):
-            # RFC 5321 §2.3.8, §4.1.2: no CR, LF or NUL in a path; sending one would inject
-            # commands. Refuse locally.
-            self._send_failed_locally("an address contains CR, LF or NUL")
+        refusal = local_refusal(task, self.variant)
+        if refusal is not None:
+            self._send_failed_locally(refusal)
             return
         if any(not a.isascii() for a in addresses):
             if not ext.has("SMTPUTF8"):
@@ -434,7 +522,7 @@ class ClientMachine:
                 )
                 return
             params.append("SMTPUTF8")
-        if any(b >= 0x80 for b in task.message):
+        if any(b >= 0x80 for b in self._message):
             if ext.has("8BITMIME"):
                 params.append("BODY=8BITMIME")  # RFC 6152 §3
             elif "SMTPUTF8" not in params:
@@ -460,7 +548,7 @@ class ClientMachine:
                 rcpt_params.append("NOTIFY=" + ",".join(task.dsn.notify))
         self._rcpt_params = rcpt_params
         mail = " ".join([f"MAIL FROM:<{task.mail_from}>", *params])
-        pipelined = ext.has("PIPELINING")
+        pipelined = ext.has("PIPELINING") and self.variant.pipelining
         self._tx = _Transaction(pipelined=pipelined)
         if pipelined:
             # RFC 2920 §3.1: MAIL, every RCPT and DATA as one group; DATA ends it.
@@ -537,6 +625,10 @@ class ClientMachine:
     def _after_transaction(self, *, needs_rset: bool) -> None:
         if needs_rset and self._ops:
             self._command("RSET", "rset")  # RFC 5321 §4.1.1.5: clear the failed transaction
+        elif not self._ops and not self.variant.quit_after_error and not self._sends[-1][0]:
+            # The send failed and nothing is left to do: close without QUIT (the variant).
+            self._actions.append(CloseConnection())
+            self._finish()
         else:
             self._next_operation()
 
@@ -554,9 +646,16 @@ _HANDLERS: dict[str, Callable[[ClientMachine, Reply, _Pending], None]] = {
     "auth": ClientMachine._on_auth,
     "operation": ClientMachine._on_operation,
     "rset": ClientMachine._on_rset,
+    "rset_quit": ClientMachine._on_rset_quit,
     "mail": ClientMachine._on_mail,
     "rcpt": ClientMachine._on_rcpt,
     "data": ClientMachine._on_data,
     "data_end": ClientMachine._on_data_end,
     "quit": ClientMachine._on_quit,
 }
+
+
+def _msgid_domain(mail_from: str) -> str:
+    """The sender's domain for a new Message-ID (RFC 5322 §3.6.4), or a reserved name."""
+    domain = mail_from.rpartition("@")[2]
+    return domain if domain and domain.isascii() and "@" in mail_from else "localhost.invalid"
