@@ -1,0 +1,2 @@
+"""Subcommands of ``smtp-harness`` that live outside harness/cli.py, one module each; each
+module's ``register(sub)`` adds its parser and sets ``func``."""
