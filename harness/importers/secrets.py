@@ -5,7 +5,7 @@ client the stand-in, and the AUTH step checks the client's answer against it, so
 no real secret (a CRAM-MD5 digest is recomputed by the client from the stand-in). With
 ``redact_message`` the addresses become ``user1@example.com``, ``user2@example.com`` ... (the
 same address always the same stand-in, in the envelope and in the message), and every body
-line becomes generated text of the same shape.
+line becomes generated text of the same shape (and the Subject says "redacted").
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ class Redactor:
         if not sep:
             head, body = message, b""
         fields = [
-            self.text(line.decode("utf-8", "replace")).encode("utf-8")
+            b"Subject: redacted"
+            if line.lower().startswith(b"subject:")
+            else self.text(line.decode("utf-8", "replace")).encode("utf-8")
             for line in head.split(b"\r\n")
         ]
         lines = body.split(b"\r\n")
