@@ -110,7 +110,7 @@ class RecordingProxy:
                     with contextlib.suppress(OSError, ssl.SSLError):
                         await leg.wait_closed()
             if not self._done.done():
-                if error is not None and not self.events:
+                if error is not None:
                     self._done.set_exception(error)
                 else:
                     self._done.set_result(None)
