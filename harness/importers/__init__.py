@@ -6,3 +6,5 @@ import``) and sessions relayed through the recording proxy (``smtp-harness recor
 * ``build``: events → a Scenario that the scripted server replays.
 * ``formats``: one reader per transcript format, and the guess of which one a file is.
 """
+
+__all__: list[str] = []
