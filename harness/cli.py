@@ -35,6 +35,7 @@ from harness.results import Result
 from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
 from harness.scenario.model import Scenario, TlsMode
 from harness.serving import serve_profile
+from harness.subcommands import importing, record, schema
 
 if TYPE_CHECKING:
     from fake_servers.scripted import Session
@@ -373,14 +374,26 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     adapter = load_adapter(args.client)
     seed = args.seed if args.seed is not None else random.randrange(1, 2**31)
     print(f"fuzzing {adapter.name} with seed {seed} (repeat with --seed {seed})", flush=True)
-    report = fuzz(
-        adapter,
-        examples=args.examples,
-        seed=seed,
-        out=Path(args.out) if args.out else None,
-        progress=lambda text: print(text, flush=True),
-        deviations=deviations_for(adapter.name, args.deviations),
-    )
+    # On a terminal a live bar (examples done, failing, time left) on stderr; in logs the plain
+    # line every 50 examples. Shrinking and replaying come after the bar reaches its end.
+    bar = Progress(args.examples, f"fuzz {adapter.name}", plain=False)
+
+    def say(text: str) -> None:
+        bar.clear()
+        print(text, flush=True)
+
+    try:
+        report = fuzz(
+            adapter,
+            examples=args.examples,
+            seed=seed,
+            out=Path(args.out) if args.out else None,
+            progress=say,
+            deviations=deviations_for(adapter.name, args.deviations),
+            on_example=(lambda failed: bar.step(failed=failed)) if bar.live else None,
+        )
+    finally:
+        bar.close()
     print(format_report(report))
     return EXIT_FAILED if report.new_findings else EXIT_OK
 
@@ -549,6 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "clients", help="list the client adapters and whether each can run here"
     ).set_defaults(func=cmd_clients)
+    schema.register(sub)
+    importing.register(sub)
+    record.register(sub)
     return parser
 
 

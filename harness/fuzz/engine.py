@@ -135,6 +135,7 @@ def fuzz(
     bases: tuple[str, ...] = BASES,
     progress: Callable[[str], None] | None = None,
     deviations: Mapping[str, Deviation] | None = None,
+    on_example: Callable[[bool], None] | None = None,
 ) -> FuzzReport:
     """Run ``examples`` generated cases against ``adapter``; shrink and (with ``out``) write each
     distinct finding as a scenario file, then replay that file to confirm its verdict."""
@@ -168,6 +169,8 @@ def fuzz(
         report.counts[klass] = report.counts.get(klass, 0) + 1
         if klass not in ("handled", "skipped"):
             failing.append((report.examples, case, result))
+        if on_example is not None:  # after every example (a live progress bar)
+            on_example(klass not in ("handled", "skipped"))
         if progress is not None and report.examples % 50 == 0:
             progress(f"{report.examples} examples: {_counts(report.counts)}")
 
