@@ -44,6 +44,7 @@ from harness.scenario.model import (
     Send,
     StartTls,
     Step,
+    TlsMode,
     Unordered,
     give_up_window,
 )
@@ -275,6 +276,10 @@ class Playback:
         # The client said HELO where the script has EHLO: the keywords the scripted EHLO reply
         # would have offered (RFC 5321 §3.2 lets a client use HELO). None: no such substitution.
         self.helo_for_ehlo: tuple[str, ...] | None = None
+        # That HELO came as the first command after STARTTLS, where RFC 3207 §4.2 says the
+        # client SHOULD send EHLO: legal, so it is graded non-strict, never a failure.
+        self.helo_after_tls = False
+        self._tls_fresh = False  # TLS has just started and no command has come since
 
     # -- inputs --
 
@@ -477,6 +482,7 @@ class Playback:
         return [Send(data=ABORT_REPLY), Close()] if send_abort else [Close()]
 
     def _consume(self, actual: Command | DataReceived) -> list[Action]:
+        after_tls, self._tls_fresh = self._tls_fresh, False
         candidates: list[tuple[Unit, Stack]] = []
         _expand(self._stack, candidates)
         ctx = self._context()
@@ -554,7 +560,7 @@ class Playback:
             self._rset_before_quit = True
             enhanced = self.extensions is not None and self.extensions.has("ENHANCEDSTATUSCODES")
             return [Send(data=b"250 2.0.0 OK\r\n" if enhanced else b"250 OK\r\n")]
-        helo = self._helo_in_place_of_ehlo(actual, candidates)
+        helo = self._helo_in_place_of_ehlo(actual, candidates, after_tls=after_tls)
         if helo is not None:
             return helo
         unit, mismatch = _closest(mismatches, actual)
@@ -573,7 +579,11 @@ class Playback:
         )
 
     def _helo_in_place_of_ehlo(
-        self, actual: Command | DataReceived, candidates: list[tuple[Unit, Stack]]
+        self,
+        actual: Command | DataReceived,
+        candidates: list[tuple[Unit, Stack]],
+        *,
+        after_tls: bool = False,
     ) -> list[Action] | None:
         """Take a HELO where the script expects EHLO, if the task needs no extension.
 
@@ -581,11 +591,18 @@ class Playback:
         answers as the scripted server would answer HELO (a single 250 with the same domain,
         or the scripted 421/4xx), and the script goes on with no extensions advertised: a later
         step that only an EHLO client could take ends the run as not-exercised, while the wire
-        rules still hold. None: this is not such a case.
+        rules still hold. The same holds for the first command after STARTTLS when the task needs
+        nothing more than TLS (RFC 3207 §4.2: the client SHOULD send EHLO there), graded
+        non-strict. None: this is not such a case.
         """
         if not isinstance(actual, Command) or actual.verb != "HELO" or self.helo_for_ehlo:
             return None
-        if self.scenario.client.required_extension or self.extensions is not None:
+        task = self.scenario.client
+        if after_tls:
+            # Inside TLS the task must need no further extension (AUTH, DSN, SMTPUTF8).
+            if replace(task, tls=TlsMode.NONE).required_extension:
+                return None
+        elif task.required_extension or self.extensions is not None:
             return None
         for unit, after in candidates:
             head = unit.head
@@ -601,6 +618,7 @@ class Playback:
                 return None  # the HELO argument itself is wrong: report the EHLO mismatch
             reply, keywords = _helo_reply(unit.actions)
             self.helo_for_ehlo = keywords
+            self.helo_after_tls = after_tls
             self._stack = after
             self._last_verb = "HELO"
             return self._run_unit(Unit(head=head, actions=reply))
@@ -647,6 +665,7 @@ class Playback:
         for i, action in enumerate(list(actions)):
             if isinstance(action, StartTls):
                 self.extensions = None  # RFC 3207 §4.2: everything learned before TLS is void
+                self._tls_fresh = True
             if isinstance(action, Close):
                 self.finished = True
                 self.hung_up = True

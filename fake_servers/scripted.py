@@ -54,6 +54,7 @@ class Session:
     server_closed: bool = False  # the script's own close step hung up on the client
     # The client said HELO where the script has EHLO: what that EHLO reply would have offered.
     helo_for_ehlo: tuple[str, ...] | None = None
+    helo_after_tls: bool = False  # that HELO was the first command after STARTTLS
     done: asyncio.Event = field(default_factory=asyncio.Event)
     number: int = 0  # 1-based, in the order the server accepted the connections
 
@@ -277,6 +278,7 @@ class _Connection:
         self.session.pending = self.playback.pending_steps()
         self.session.server_closed = self.playback.hung_up and self.playback.failure is None
         self.session.helo_for_ehlo = self.playback.helo_for_ehlo
+        self.session.helo_after_tls = self.playback.helo_after_tls
         if self.playback.failure is not None:
             self.note(f"FAILED: {self.playback.failure.message}")
 

@@ -35,6 +35,7 @@ from harness.results import Result
 from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
 from harness.scenario.model import Scenario, TlsMode
 from harness.serving import serve_profile
+from harness.subcommands import importing, record, schema
 
 if TYPE_CHECKING:
     from fake_servers.scripted import Session
@@ -553,6 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "clients", help="list the client adapters and whether each can run here"
     ).set_defaults(func=cmd_clients)
+    schema.register(sub)
+    importing.register(sub)
+    record.register(sub)
     return parser
 
 

@@ -109,6 +109,7 @@ def _session_evidence(session: Session) -> SessionEvidence:
         data_accepted=session.data_accepted,
         server_closed=session.server_closed,
         helo_for_ehlo=session.helo_for_ehlo,
+        helo_after_tls=session.helo_after_tls,
     )
 
 
