@@ -5,9 +5,9 @@ from __future__ import annotations
 
 __all__ = ["DEFAULT_MAX_CONNECTIONS", "ConnectionGate"]
 
-# A scenario needs one connection, a retrying client a few; a hostile one must not take the
-# server's memory and descriptors with thousands.
-DEFAULT_MAX_CONNECTIONS = 100
+# A scenario needs one connection, a retrying client a few, tests/integration/test_concurrency
+# 200 at once; a hostile client must not take the server's memory and fds with thousands.
+DEFAULT_MAX_CONNECTIONS = 256
 
 
 class ConnectionGate:
