@@ -495,13 +495,17 @@ class Playback:
         self._stack = after
         return self._run_unit(unit)
 
-    def on_error(self, kind: str, message: str, *, send_abort: bool = True) -> list[Action]:
+    def on_error(
+        self, kind: str, message: str, *, send_abort: bool = True, reply: bytes | None = None
+    ) -> list[Action]:
         """A protocol or TLS error seen by the server: the session fails. A protocol error
-        (bare LF in a command, an over-long line, bytes after STARTTLS) breaks a wire rule."""
+        (bare LF in a command, an over-long line, bytes after STARTTLS) breaks a wire rule.
+        ``reply``: said before closing instead of the usual 421."""
         failure = self._failure_here(kind, message)
         if kind == "protocol":
             failure = replace(failure, level=Level.MUST, wire=True)
-        return self._fail(failure, send_abort=send_abort)
+        actions = self._fail(failure, send_abort=send_abort and reply is None)
+        return [Send(data=reply), *actions] if reply is not None else actions
 
     def pending_steps(self) -> list[str]:
         """Descriptions of the steps that could come next (for reports)."""

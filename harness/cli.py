@@ -252,7 +252,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from fake_servers.scripted import ScriptedServer
     from fake_servers.tls import TlsMaterial
-    from harness.serving import SessionTally, message_file, scenario_guide, show_waits
+    from harness.serving import (
+        SessionTally,
+        SessionWatch,
+        message_file,
+        scenario_guide,
+        show_waits,
+    )
     from harness.transcript import Entry
 
     if args.profile:
@@ -260,13 +266,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.file:
         raise ScenarioError("serve needs a scenario (a file or a corpus id) or --profile NAME")
     scenario = _scenario_arg(args.file)
-    numbers: dict[int, int] = {}  # id(session) -> its 1-based number
 
     def live(session: Session, entry: Entry) -> None:
-        if id(session) not in numbers:
-            numbers[id(session)] = len(numbers) + 1
-            print(f"--- session {numbers[id(session)]}: a client connected", flush=True)
-        n = numbers[id(session)]
+        n = session.number
+        if len(session.transcript.entries) == 1:
+            print(f"--- session {n}: a client connected", flush=True)
         lock = "tls " if entry.tls else "    "
         text = entry.data.decode("utf-8", "backslashreplace").rstrip("\r\n").replace("\r\n", "\n")
         for line in text.split("\n"):
@@ -295,7 +299,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
         print("Ctrl-C to stop" + (" (exits after one session)" if args.once else ""), flush=True)
-        seen = 0
+        watch = SessionWatch(server.sessions)
         tally = SessionTally()
         shown_wait: dict[int, int] = {}  # session number -> transcript length when last shown
         try:
@@ -303,15 +307,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 await asyncio.sleep(0.05)
                 show_waits(
                     [
-                        (s.transcript, s.done.is_set(), partial(_scenario_wait, s))
+                        (s.number, s.transcript, s.done.is_set(), partial(_scenario_wait, s))
                         for s in server.sessions
+                        if s.number > watch.reported
                     ],
                     shown_wait,
                 )
-                for session in server.sessions[seen:]:
-                    if not session.done.is_set():
-                        break
-                    seen += 1
+                for session in watch.ended():
+                    seen = session.number
+                    shown_wait.pop(seen, None)
                     if session.failure is not None:
                         f = session.failure
                         print(
@@ -328,7 +332,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         )
                         tally.add("failed")
                     if args.once:
-                        return EXIT_FAILED if "failed" in tally.verdicts else EXIT_OK
+                        return EXIT_FAILED if "failed" in tally.counts else EXIT_OK
         finally:
             print(tally.summary(), flush=True)
             if eml is not None:
