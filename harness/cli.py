@@ -259,7 +259,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         scenario_guide,
         show_waits,
     )
-    from harness.transcript import Entry
+    from harness.transcript import Entry, display_lines
 
     if args.profile:
         return serve_profile(args)
@@ -272,8 +272,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if len(session.transcript.entries) == 1:
             print(f"--- session {n}: a client connected", flush=True)
         lock = "tls " if entry.tls else "    "
-        text = entry.data.decode("utf-8", "backslashreplace").rstrip("\r\n").replace("\r\n", "\n")
-        for line in text.split("\n"):
+        for line in display_lines(entry.data):
             print(f"[{n}] {entry.at:7.3f} {lock}{entry.direction.value}: {line}", flush=True)
 
     async def serve() -> int:

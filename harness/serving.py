@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from harness.errors import ScenarioError
 from harness.scenario.model import ClientStep, Scenario, TlsMode
-from harness.transcript import Direction, Transcript
+from harness.transcript import Direction, Transcript, display_lines
 
 if TYPE_CHECKING:
     from harness.transcript import Entry
@@ -244,8 +244,7 @@ def serve_profile(args: argparse.Namespace) -> int:
         if len(session.transcript.entries) == 1:
             print(f"--- session {session.number}: a client connected", flush=True)
         lock = "tls " if entry.tls else "    "
-        text = entry.data.decode("utf-8", "backslashreplace").rstrip("\r\n").replace("\r\n", "\n")
-        for line in text.split("\n"):
+        for line in display_lines(entry.data):
             print(
                 f"[{session.number}] {entry.at:7.3f} {lock}{entry.direction.value}: {line}",
                 flush=True,
