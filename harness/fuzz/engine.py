@@ -10,8 +10,9 @@ class of the finding, so a hang costs seconds, not minutes.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,8 +92,15 @@ class Finding:
         return (self.klass, self.case.labels())
 
     def name(self, client: str) -> str:
-        slug = "-".join(self.case.labels()).replace("+", "-")
-        return f"{client}-{self.klass}-{slug}"[:100]
+        return finding_stem(client, self.klass, self.case.labels())
+
+
+def finding_stem(client: str, klass: str, labels: Iterable[str]) -> str:
+    """A finding's file name (without .yaml): letters, digits, "_" and "-" only, so a client
+    named "../x" or "a/b" cannot make ``fuzz --out`` write outside its folder."""
+    slug = "-".join(labels)
+    text = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{client}-{klass}-{slug}").strip("-")
+    return text[:100] or "finding"
 
 
 def known_deviation(finding: Finding, deviations: Mapping[str, Deviation]) -> Deviation | None:
