@@ -81,3 +81,17 @@ def test_the_other_branch_is_still_taken_by_a_client_that_goes_on(
     result = run(parse_scenario(WAIT_OR_GO_ON, "w.yaml"), lenient, tls_material)
     assert result.verdict is Verdict.PASS, result.message
     assert b"MAIL FROM" in result.transcript.sent_by(Direction.CLIENT)
+
+
+def test_talking_before_a_delayed_greeting_is_non_strict_not_a_failure(
+    tls_material: TlsMaterial,
+) -> None:
+    """RFC 5321 §4.3.1: "The sender SHOULD wait for this greeting message before sending any
+    commands": in the corpus scenario for a delayed greeting, speaking first is non-strict."""
+    from harness.corpus import corpus_path
+    from harness.scenario.loader import load_scenario
+
+    early = RawClient(b"EHLO early.example.com\r\n", READ, CLOSE)
+    result = run(load_scenario(corpus_path() / "greeting/delayed-3s.yaml"), early, tls_material)
+    assert result.verdict is Verdict.NON_STRICT, result.message
+    assert result.failure is not None and result.failure.actual == "EHLO early.example.com"
