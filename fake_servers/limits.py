@@ -3,7 +3,9 @@ serves at once, and what the rest are told."""
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_MAX_CONNECTIONS", "ConnectionGate"]
+import ipaddress
+
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "ConnectionGate", "require_loopback"]
 
 # A scenario needs one connection, a retrying client a few, tests/integration/test_concurrency
 # 200 at once; a hostile client must not take the server's memory and fds with thousands.
@@ -41,3 +43,21 @@ class ConnectionGate:
 
     def leave(self) -> None:
         self.active -= 1
+
+
+def require_loopback(host: str, *, allow_non_loopback: bool = False) -> str:
+    """``host`` if it is a loopback address (or "localhost"); else a ValueError, unless the
+    caller asked for another address explicitly. A test server that answers anyone on the
+    network, with its canned credentials and certificates, is never a default."""
+    if allow_non_loopback or host == "localhost":
+        return host
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"{host!r} is not a loopback address: the harness serves 127.0.0.1 or ::1 only "
+            "(pass allow_non_loopback=True to bind another address on purpose)"
+        )
+    return host

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from fake_servers.channel import Channel
-from fake_servers.limits import DEFAULT_MAX_CONNECTIONS, ConnectionGate
+from fake_servers.limits import DEFAULT_MAX_CONNECTIONS, ConnectionGate, require_loopback
 from fake_servers.playback import Action, BeginData, Failure, Playback
 from fake_servers.tls import TlsMaterial, describe
 from harness.errors import MessageTooLarge, RemoteProtocolError
@@ -69,7 +69,8 @@ class ScriptedServer:
     Args:
         scenario: what to play.
         tls: certificates for STARTTLS and implicit TLS (default: the process's shared ones).
-        host: the address to bind; loopback only.
+        host: the address to bind: a loopback address, else a ValueError.
+        allow_non_loopback: bind ``host`` even though it is not loopback (only on purpose).
         port: 0 for any free port.
         on_entry: called with every transcript entry as it happens (for live output).
         composes_message: the client writes its own message from the task's subject and body
@@ -89,11 +90,12 @@ class ScriptedServer:
         faults: FaultPlan | None = None,
         composes_message: bool = False,
         max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
+        allow_non_loopback: bool = False,
     ) -> None:
         self.scenario = scenario
         self.composes_message = composes_message
         self.tls = tls
-        self.host = host
+        self.host = require_loopback(host, allow_non_loopback=allow_non_loopback)
         self.port = port
         self.sessions: list[Session] = []
         self._on_entry = on_entry

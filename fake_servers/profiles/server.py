@@ -23,6 +23,7 @@ from typing import Any
 
 from fake_servers.channel import Channel
 from fake_servers.findings import Finding, NoClientError, ServerFindingError, format_findings
+from fake_servers.limits import require_loopback
 from fake_servers.profiles.catalog import get_profile
 from fake_servers.profiles.engine import (
     Action,
@@ -81,6 +82,7 @@ class ProfileServer:
         read_timeout: seconds of client silence before the server gives up on a session.
         total: seconds a session may last at most.
         on_entry: called with every transcript entry as it happens (for live output).
+        allow_non_loopback: bind ``host`` even though it is not a loopback address.
     """
 
     def __init__(
@@ -95,12 +97,13 @@ class ProfileServer:
         read_timeout: float = 30.0,
         total: float = 120.0,
         on_entry: Callable[[ProfileSession, Entry], None] | None = None,
+        allow_non_loopback: bool = False,
     ) -> None:
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
         self.users = dict(users) if users is not None else None
         self.knobs = parse_knobs(fail)
         self.tls = tls or TlsMaterial.shared()
-        self.host = host
+        self.host = require_loopback(host, allow_non_loopback=allow_non_loopback)
         self.port = port
         self.read_timeout = read_timeout
         self.total = total
