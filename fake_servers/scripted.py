@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from fake_servers.channel import Channel
+from fake_servers.limits import DEFAULT_MAX_CONNECTIONS, ConnectionGate
 from fake_servers.playback import Action, BeginData, Failure, Playback
 from fake_servers.tls import TlsMaterial, describe
-from harness.errors import RemoteProtocolError
+from harness.errors import MessageTooLarge, RemoteProtocolError
 from harness.faults import ENDING_KINDS, Fault, FaultPlan
 from harness.protocol.commands import CommandParser
 from harness.protocol.events import ChunkReceived, ConnectionClosed, DataReceived, NeedData
@@ -53,7 +54,9 @@ class Session:
     server_closed: bool = False  # the script's own close step hung up on the client
     # The client said HELO where the script has EHLO: what that EHLO reply would have offered.
     helo_for_ehlo: tuple[str, ...] | None = None
+    helo_after_tls: bool = False  # that HELO was the first command after STARTTLS
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    number: int = 0  # 1-based, in the order the server accepted the connections
 
 
 class ScriptedServer:
@@ -71,6 +74,8 @@ class ScriptedServer:
         on_entry: called with every transcript entry as it happens (for live output).
         composes_message: the client writes its own message from the task's subject and body
             (``Capabilities.composes_message``), so its content is compared on those alone.
+        max_connections: connections served at once; the rest get a 421 and are closed
+            (counted in ``refused``, never a session).
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class ScriptedServer:
         on_entry: Callable[[Session, Entry], None] | None = None,
         faults: FaultPlan | None = None,
         composes_message: bool = False,
+        max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.scenario = scenario
         self.composes_message = composes_message
@@ -95,6 +101,13 @@ class ScriptedServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._first = asyncio.Event()
+        self._gate = ConnectionGate(max_connections)
+        self.connections = 0  # sessions started, also those no longer in ``sessions``
+
+    @property
+    def refused(self) -> int:
+        """Connections turned away with a 421 because ``max_connections`` were being served."""
+        return self._gate.refused
 
     @property
     def tls_material(self) -> TlsMaterial:
@@ -145,7 +158,12 @@ class ScriptedServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        session = Session()
+        if not self._gate.admit():
+            await _refuse(writer, self._gate.refusal)
+            self._tasks.discard(task)
+            return
+        self.connections += 1
+        session = Session(number=self.connections)
         self.sessions.append(session)
         self._first.set()
         try:
@@ -164,6 +182,7 @@ class ScriptedServer:
             except Exception:  # the session is over and its record complete: nothing to add
                 pass
             finally:
+                self._gate.leave()
                 self._tasks.discard(task)  # only now: close() must still await this task
 
     def _record(self, session: Session, direction: Direction, data: bytes, tls: bool) -> None:
@@ -259,6 +278,7 @@ class _Connection:
         self.session.pending = self.playback.pending_steps()
         self.session.server_closed = self.playback.hung_up and self.playback.failure is None
         self.session.helo_for_ehlo = self.playback.helo_for_ehlo
+        self.session.helo_after_tls = self.playback.helo_after_tls
         if self.playback.failure is not None:
             self.note(f"FAILED: {self.playback.failure.message}")
 
@@ -273,7 +293,8 @@ class _Connection:
                     self.note(f"the client closed the connection inside the message ({exc})")
                     await self._perform(self.playback.on_close())
                 else:
-                    await self._perform(self.playback.on_error("protocol", str(exc)))
+                    reply = exc.reply if isinstance(exc, MessageTooLarge) else None
+                    await self._perform(self.playback.on_error("protocol", str(exc), reply=reply))
                 return
             if isinstance(event, NeedData):
                 return
@@ -443,6 +464,19 @@ class _Connection:
                 rule="R-TLS-10",
             )
         return True
+
+
+async def _refuse(writer: asyncio.StreamWriter, reply: bytes) -> None:
+    """Tell a connection past the limit so, and close it without waiting on the client."""
+    try:
+        writer.write(reply)
+        writer.close()
+        async with asyncio.timeout(1.0):
+            await writer.wait_closed()
+    except (TimeoutError, ConnectionError, OSError):
+        pass
+    finally:
+        writer.transport.abort()  # no-op once closed; a client that does not read is dropped
 
 
 def _certificates(steps: tuple[Step, ...]) -> set[Certificate]:

@@ -35,6 +35,7 @@ from harness.results import Result
 from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
 from harness.scenario.model import Scenario, TlsMode
 from harness.serving import serve_profile
+from harness.subcommands import importing, record, schema
 
 if TYPE_CHECKING:
     from fake_servers.scripted import Session
@@ -251,24 +252,27 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from fake_servers.scripted import ScriptedServer
     from fake_servers.tls import TlsMaterial
-    from harness.serving import SessionTally, message_file, scenario_guide, show_waits
-    from harness.transcript import Entry
+    from harness.serving import (
+        SessionTally,
+        SessionWatch,
+        message_file,
+        scenario_guide,
+        show_waits,
+    )
+    from harness.transcript import Entry, display_lines
 
     if args.profile:
         return serve_profile(args)
     if not args.file:
         raise ScenarioError("serve needs a scenario (a file or a corpus id) or --profile NAME")
     scenario = _scenario_arg(args.file)
-    numbers: dict[int, int] = {}  # id(session) -> its 1-based number
 
     def live(session: Session, entry: Entry) -> None:
-        if id(session) not in numbers:
-            numbers[id(session)] = len(numbers) + 1
-            print(f"--- session {numbers[id(session)]}: a client connected", flush=True)
-        n = numbers[id(session)]
+        n = session.number
+        if len(session.transcript.entries) == 1:
+            print(f"--- session {n}: a client connected", flush=True)
         lock = "tls " if entry.tls else "    "
-        text = entry.data.decode("utf-8", "backslashreplace").rstrip("\r\n").replace("\r\n", "\n")
-        for line in text.split("\n"):
+        for line in display_lines(entry.data):
             print(f"[{n}] {entry.at:7.3f} {lock}{entry.direction.value}: {line}", flush=True)
 
     async def serve() -> int:
@@ -294,7 +298,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
         print("Ctrl-C to stop" + (" (exits after one session)" if args.once else ""), flush=True)
-        seen = 0
+        watch = SessionWatch(server.sessions)
         tally = SessionTally()
         shown_wait: dict[int, int] = {}  # session number -> transcript length when last shown
         try:
@@ -302,15 +306,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 await asyncio.sleep(0.05)
                 show_waits(
                     [
-                        (s.transcript, s.done.is_set(), partial(_scenario_wait, s))
+                        (s.number, s.transcript, s.done.is_set(), partial(_scenario_wait, s))
                         for s in server.sessions
+                        if s.number > watch.reported
                     ],
                     shown_wait,
                 )
-                for session in server.sessions[seen:]:
-                    if not session.done.is_set():
-                        break
-                    seen += 1
+                for session in watch.ended():
+                    seen = session.number
+                    shown_wait.pop(seen, None)
                     if session.failure is not None:
                         f = session.failure
                         print(
@@ -327,7 +331,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         )
                         tally.add("failed")
                     if args.once:
-                        return EXIT_FAILED if "failed" in tally.verdicts else EXIT_OK
+                        return EXIT_FAILED if "failed" in tally.counts else EXIT_OK
         finally:
             print(tally.summary(), flush=True)
             if eml is not None:
@@ -373,14 +377,26 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     adapter = load_adapter(args.client)
     seed = args.seed if args.seed is not None else random.randrange(1, 2**31)
     print(f"fuzzing {adapter.name} with seed {seed} (repeat with --seed {seed})", flush=True)
-    report = fuzz(
-        adapter,
-        examples=args.examples,
-        seed=seed,
-        out=Path(args.out) if args.out else None,
-        progress=lambda text: print(text, flush=True),
-        deviations=deviations_for(adapter.name, args.deviations),
-    )
+    # On a terminal a live bar (examples done, failing, time left) on stderr; in logs the plain
+    # line every 50 examples. Shrinking and replaying come after the bar reaches its end.
+    bar = Progress(args.examples, f"fuzz {adapter.name}", plain=False)
+
+    def say(text: str) -> None:
+        bar.clear()
+        print(text, flush=True)
+
+    try:
+        report = fuzz(
+            adapter,
+            examples=args.examples,
+            seed=seed,
+            out=Path(args.out) if args.out else None,
+            progress=say,
+            deviations=deviations_for(adapter.name, args.deviations),
+            on_example=(lambda failed: bar.step(failed=failed)) if bar.live else None,
+        )
+    finally:
+        bar.close()
     print(format_report(report))
     return EXIT_FAILED if report.new_findings else EXIT_OK
 
@@ -549,6 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "clients", help="list the client adapters and whether each can run here"
     ).set_defaults(func=cmd_clients)
+    schema.register(sub)
+    importing.register(sub)
+    record.register(sub)
     return parser
 
 

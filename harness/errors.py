@@ -5,6 +5,7 @@
     ├── ProtocolError                 somebody broke SMTP framing
     │   ├── LocalProtocolError        we were asked to send something illegal
     │   └── RemoteProtocolError       the peer sent something illegal
+    │       └── MessageTooLarge       ... more message octets than the limit allows
     └── AdapterError                  a client adapter is missing or broken
 
 A client that breaks the RFC is *not* an exception: that is a verdict, recorded in a Result.
@@ -17,6 +18,7 @@ __all__ = [
     "AdapterError",
     "HarnessError",
     "LocalProtocolError",
+    "MessageTooLarge",
     "ProtocolError",
     "RemoteProtocolError",
     "ScenarioError",
@@ -67,6 +69,13 @@ class LocalProtocolError(ProtocolError):
 
 class RemoteProtocolError(ProtocolError):
     """The peer sent bytes that are not valid SMTP."""
+
+
+class MessageTooLarge(RemoteProtocolError):
+    """The client sent (or announced) more message octets than the server's limit: answered
+    552 (RFC 5321 §4.5.3.1.10, RFC 3030 §2), and nothing more is read."""
+
+    reply = b"552 5.3.4 smtp-harness: message exceeds the size limit of this session\r\n"
 
 
 class AdapterError(HarnessError):

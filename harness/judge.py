@@ -58,6 +58,7 @@ class SessionEvidence:
     data_accepted: bool = False
     server_closed: bool = False
     helo_for_ehlo: tuple[str, ...] | None = None
+    helo_after_tls: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -249,6 +250,16 @@ def _judge_outcome(ev: Evidence, session: SessionEvidence) -> Result:
                     _outcome_level(ev),
                     f"operation replies were {got}; expected {[str(c) for c in expect.replies]}",
                 )
+    if session.helo_after_tls:
+        return _result(
+            ev,
+            Verdict.NON_STRICT,
+            'the client said HELO as its first command after STARTTLS; RFC 3207 §4.2: "The '
+            "client SHOULD send an EHLO command as the first command after a successful TLS "
+            'negotiation."',
+            rule="R-TLS-3",
+            notes=notes,
+        )
     if session.helo_for_ehlo is not None:
         if session.helo_for_ehlo and _about_extensions(ev.scenario):
             return _result(

@@ -68,9 +68,11 @@ async def run_scenario(
                 timeout=scenario.client.timeout or limits.total,
             )
             outcome, session = await _deliver_and_watch(adapter, scenario, target, server, notes)
-            if len(server.sessions) > 1:
+            opened = server.connections + server.refused
+            if opened > 1:
+                refused = f" ({server.refused} refused with 421)" if server.refused else ""
                 notes.append(
-                    f"the client opened {len(server.sessions)} connections; only the first is judged"
+                    f"the client opened {opened} connections{refused}; only the first is judged"
                 )
     except (
         Exception
@@ -107,6 +109,7 @@ def _session_evidence(session: Session) -> SessionEvidence:
         data_accepted=session.data_accepted,
         server_closed=session.server_closed,
         helo_for_ehlo=session.helo_for_ehlo,
+        helo_after_tls=session.helo_after_tls,
     )
 
 

@@ -14,19 +14,23 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from harness.errors import ScenarioError
 from harness.scenario.model import ClientStep, Scenario, TlsMode
-from harness.transcript import Direction, Transcript
+from harness.transcript import Direction, Transcript, display_lines
 
 if TYPE_CHECKING:
     from harness.transcript import Entry
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
+S = TypeVar("S", bound="_Numbered")
+
 __all__ = [
+    "SESSIONS_KEPT",
     "SessionTally",
+    "SessionWatch",
     "message_file",
     "profile_guide",
     "scenario_guide",
@@ -143,29 +147,71 @@ def profile_guide(
 
 @dataclass(slots=True)
 class SessionTally:
-    """Verdicts of the sessions served, for the summary on exit."""
+    """Verdict counts of the sessions served, for the summary on exit (counts, not a list:
+    a ``serve`` left running for days holds no more for its thousandth session)."""
 
-    verdicts: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
 
     def add(self, verdict: str) -> None:
-        self.verdicts.append(verdict)
+        self.counts[verdict] = self.counts.get(verdict, 0) + 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
 
     def summary(self) -> str:
-        if not self.verdicts:
+        if not self.counts:
             return "summary: no client connected"
-        counts: dict[str, int] = {}
-        for v in self.verdicts:
-            counts[v] = counts.get(v, 0) + 1
-        parts = ", ".join(f"{n} {v}" for v, n in counts.items())
-        return f"summary: {len(self.verdicts)} session(s): {parts}"
+        parts = ", ".join(f"{n} {v}" for v, n in self.counts.items())
+        return f"summary: {self.total} session(s): {parts}"
+
+
+class _Numbered(Protocol):
+    number: int
+    done: asyncio.Event
+
+
+SESSIONS_KEPT = 100
+
+
+class SessionWatch(Generic[S]):
+    """The serve loop's view of a server's session list: :meth:`ended` hands out each session
+    once it has ended, in the order they connected, and drops all but the last ``keep`` of those
+    handed out from the list (their transcripts with them), so memory stays bounded however
+    long ``serve`` runs.
+
+    Args:
+        sessions: the server's own list (``ScriptedServer.sessions``); trimmed in place.
+        keep: ended sessions kept after they are reported.
+    """
+
+    def __init__(self, sessions: list[S], keep: int = SESSIONS_KEPT) -> None:
+        self._sessions = sessions
+        self.keep = keep
+        self.reported = 0  # number of the last session handed out
+
+    def ended(self) -> list[S]:
+        out = []
+        for session in self._sessions:
+            if session.number <= self.reported:
+                continue
+            if not session.done.is_set():
+                break
+            out.append(session)
+            self.reported = session.number
+        excess = len(self._sessions) - self.keep
+        while excess > 0 and self._sessions[0].number <= self.reported:
+            del self._sessions[0]
+            excess -= 1
+        return out
 
 
 def show_waits(
-    sessions: Sequence[tuple[Transcript, bool, Callable[[], str]]], shown: dict[int, int]
+    sessions: Sequence[tuple[int, Transcript, bool, Callable[[], str]]], shown: dict[int, int]
 ) -> None:
     """Print what each open session waits for, once it has been quiet for a second after the
-    server spoke. ``sessions``: (transcript, ended, what it waits for) per session, in order."""
-    for n, (transcript, ended, waiting_for) in enumerate(sessions, 1):
+    server spoke. ``sessions``: (number, transcript, ended, what it waits for) per session."""
+    for n, transcript, ended, waiting_for in sessions:
         entries = transcript.entries
         if ended or not entries or shown.get(n) == len(entries):
             continue
@@ -198,8 +244,7 @@ def serve_profile(args: argparse.Namespace) -> int:
         if len(session.transcript.entries) == 1:
             print(f"--- session {session.number}: a client connected", flush=True)
         lock = "tls " if entry.tls else "    "
-        text = entry.data.decode("utf-8", "backslashreplace").rstrip("\r\n").replace("\r\n", "\n")
-        for line in text.split("\n"):
+        for line in display_lines(entry.data):
             print(
                 f"[{session.number}] {entry.at:7.3f} {lock}{entry.direction.value}: {line}",
                 flush=True,
@@ -236,7 +281,12 @@ def serve_profile(args: argparse.Namespace) -> int:
                 await asyncio.sleep(0.05)
                 show_waits(
                     [
-                        (s.transcript, s.done.is_set(), partial(getattr, s, "waiting_for"))
+                        (
+                            s.number,
+                            s.transcript,
+                            s.done.is_set(),
+                            partial(getattr, s, "waiting_for"),
+                        )
                         for s in server.sessions
                     ],
                     shown_wait,

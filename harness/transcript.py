@@ -6,7 +6,7 @@ import enum
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["Direction", "Entry", "Transcript"]
+__all__ = ["Direction", "Entry", "Transcript", "display_lines"]
 
 
 class Direction(enum.StrEnum):
@@ -98,6 +98,13 @@ class Transcript:
             lock = "tls " if tls and direction is not Direction.NOTE else "    "
             rows.append(f"{indent}{at:7.3f} {lock}{direction.value}: {text}")
         return "\n".join(rows)
+
+
+def display_lines(data: bytes) -> list[str]:
+    """One write's bytes as lines safe for a terminal: split at line ends, and every control
+    byte (ESC, BEL, a bare CR...) escaped, so a client cannot drive the reader's terminal."""
+    text = data.rstrip(b"\r\n").replace(b"\r\n", b"\n")
+    return [_escape(line) for line in text.split(b"\n")]
 
 
 def _show(line: bytes) -> str:

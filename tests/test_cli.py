@@ -393,3 +393,44 @@ def test_the_readme_demo_shows_a_real_failure(capsys: pytest.CaptureFixture[str]
     assert "=== data.dot-stuffing [demo-broken]: fail (a MUST broken; R-DOT-1)" in lines
     assert "was not dot-stuffed (RFC 5321 §4.5.2)" in out
     assert lines[-1] == "0 passed, 1 failed, 0 skipped"
+
+
+FUZZ_12 = ("--examples", "12", "--seed", "1")
+
+
+def test_fuzz_draws_a_live_bar_on_a_terminal() -> None:
+    """On a real terminal (a pty) fuzz redraws one progress line per example on stderr."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness.cli", "fuzz", "--client", "reference", *FUZZ_12],
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            timeout=120,
+            check=False,
+        )
+        os.close(follower)
+        follower = -1
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        if follower != -1:
+            os.close(follower)
+        os.close(leader)
+    assert proc.returncode in (0, 1), proc.stdout
+    text = seen.decode("utf-8", "replace")
+    assert "fuzz reference [" in text
+    assert "12/12" in text
+    assert text.count("\r") >= 12

@@ -146,3 +146,21 @@ def test_bad_serve_arguments_are_clear_errors(serve, args: list[str], words: str
     assert code == 2, out
     assert words in out
     assert "Traceback" not in out
+
+
+def test_control_bytes_from_a_client_reach_the_terminal_escaped(serve) -> None:
+    """A client's ESC and BEL bytes are shown as \\x1b and \\x07, never written raw to the
+    person's terminal, both for a scenario and for a profile."""
+    import socket
+
+    for args in (("servers.gmail.starttls-587-send", "--once"), ("--profile", "postfix")):
+        s = serve(*args)
+        port = int(s.until(r"127\.0\.0\.1:(\d+)")[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.recv(4096)  # the greeting
+            sock.sendall(b"EHLO \x1b]0;owned\x07evil.example\r\n")
+            s.until(r"C: EHLO ")
+        s.kill()
+        shown = "\n".join(s.lines)
+        assert "\x1b" not in shown and "\x07" not in shown, shown
+        assert "EHLO \\x1b]0;owned\\x07evil.example" in shown, shown

@@ -169,6 +169,8 @@ class CommandConfig:
             ),
             required=("name", "program", "args", "tls"),
         )
+        if "description" in keys:  # free text, but text: the JSON Schema says so too
+            r.string(keys["description"], "description")
         tls = _arg_table(r, keys["tls"], "tls", [m.value for m in TlsMode])
         auth = (
             _arg_table(r, keys["auth"], "auth", ["any", "PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"])

@@ -10,8 +10,9 @@ class of the finding, so a hang costs seconds, not minutes.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,8 +92,15 @@ class Finding:
         return (self.klass, self.case.labels())
 
     def name(self, client: str) -> str:
-        slug = "-".join(self.case.labels()).replace("+", "-")
-        return f"{client}-{self.klass}-{slug}"[:100]
+        return finding_stem(client, self.klass, self.case.labels())
+
+
+def finding_stem(client: str, klass: str, labels: Iterable[str]) -> str:
+    """A finding's file name (without .yaml): letters, digits, "_" and "-" only, so a client
+    named "../x" or "a/b" cannot make ``fuzz --out`` write outside its folder."""
+    slug = "-".join(labels)
+    text = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{client}-{klass}-{slug}").strip("-")
+    return text[:100] or "finding"
 
 
 def known_deviation(finding: Finding, deviations: Mapping[str, Deviation]) -> Deviation | None:
@@ -135,6 +143,7 @@ def fuzz(
     bases: tuple[str, ...] = BASES,
     progress: Callable[[str], None] | None = None,
     deviations: Mapping[str, Deviation] | None = None,
+    on_example: Callable[[bool], None] | None = None,
 ) -> FuzzReport:
     """Run ``examples`` generated cases against ``adapter``; shrink and (with ``out``) write each
     distinct finding as a scenario file, then replay that file to confirm its verdict."""
@@ -168,6 +177,8 @@ def fuzz(
         report.counts[klass] = report.counts.get(klass, 0) + 1
         if klass not in ("handled", "skipped"):
             failing.append((report.examples, case, result))
+        if on_example is not None:  # after every example (a live progress bar)
+            on_example(klass not in ("handled", "skipped"))
         if progress is not None and report.examples % 50 == 0:
             progress(f"{report.examples} examples: {_counts(report.counts)}")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from harness.errors import LocalProtocolError, RemoteProtocolError
+from harness.errors import LocalProtocolError, MessageTooLarge, RemoteProtocolError
 from harness.protocol.buffer import DEFAULT_MAX_LINE, LineBuffer
 from harness.protocol.events import (
     NEED_DATA,
@@ -154,6 +154,7 @@ class CommandParser:
         self._in_data = False
         self._scan_from = 0
         self._chunk: tuple[int, bool] | None = None  # (octets still to read, LAST) after a BDAT
+        self._bdat_octets = 0  # announced by this message's BDAT commands so far
         self._error: RemoteProtocolError | None = None
 
     def receive_data(self, data: bytes) -> None:
@@ -209,12 +210,11 @@ class CommandParser:
                 # RFC 3030 §2: "BDAT" SP chunk-size [SP "LAST"]; the chunk's octets follow at once.
                 m = _BDAT.fullmatch(command.argument)
                 if m is not None:
-                    size = int(m.group(1))
-                    if size > self._max_data:
-                        raise RemoteProtocolError(
-                            f"BDAT chunk of {size} octets exceeds the limit of {self._max_data}"
-                        )
-                    self._chunk = (size, m.group(2) is not None)
+                    size, last = int(m.group(1)), m.group(2) is not None
+                    self._count_bdat(size, last)
+                    self._chunk = (size, last)
+            elif command.verb == "RSET":
+                self._bdat_octets = 0  # RFC 3030 §4: RSET abandons the chunks sent so far
             return command
         if self._buffer.eof:
             if len(self._buffer):
@@ -223,6 +223,18 @@ class CommandParser:
                 )
             return ConnectionClosed()
         return NEED_DATA
+
+    def _count_bdat(self, size: int, last: bool) -> None:
+        """Add one chunk to the message's total; refuse it, before reading a byte of it, when the
+        message would pass the limit (the chunks of one message count together, not each alone)."""
+        total = self._bdat_octets + size
+        if total > self._max_data:
+            raise MessageTooLarge(
+                f"BDAT chunks add up to {total} octets, past the limit of {self._max_data}"
+                if self._bdat_octets
+                else f"BDAT chunk of {size} octets exceeds the limit of {self._max_data}"
+            )
+        self._bdat_octets = 0 if last else total
 
     def _chunk_event(self) -> ChunkReceived | NeedData:
         assert self._chunk is not None
@@ -244,7 +256,7 @@ class CommandParser:
         end = self._buffer.find(b"\r\n.\r\n", self._scan_from)
         if end >= 0:
             if end + 2 > self._max_data:
-                raise RemoteProtocolError(
+                raise MessageTooLarge(
                     f"DATA content larger than the limit of {self._max_data} octets"
                 )
             wire = self._buffer.take(end + 2)
@@ -253,9 +265,7 @@ class CommandParser:
             return DataReceived(wire=wire)
         # The buffer may end with the ".\r" of the terminator, which is not content.
         if len(self._buffer) - 2 > self._max_data:
-            raise RemoteProtocolError(
-                f"DATA content larger than the limit of {self._max_data} octets"
-            )
+            raise MessageTooLarge(f"DATA content larger than the limit of {self._max_data} octets")
         if self._buffer.eof:
             raise RemoteProtocolError(
                 f"connection closed during DATA after {len(self._buffer)} octets, before CRLF.CRLF"

@@ -30,8 +30,12 @@ class Progress:
         self._next_plain = 0.1
 
     def advance(self, result: Result) -> None:
+        self.step(failed=result.verdict.fails_run())
+
+    def step(self, *, failed: bool = False) -> None:
+        """One more unit of work done (a scenario, a fuzz example)."""
         self.done += 1
-        if result.verdict.fails_run():
+        if failed:
             self.failed += 1
         if self.live:
             self.stream.write("\r" + self.line() + "\x1b[K")

@@ -7,7 +7,14 @@ from collections.abc import Iterable
 from harness.results import Result, Verdict, count_verdicts
 from harness.transcript import Direction
 
-__all__ = ["format_failure", "format_grade", "format_result_line", "format_summary", "shows_detail"]
+__all__ = [
+    "format_failure",
+    "format_grade",
+    "format_result_line",
+    "format_summary",
+    "shows_detail",
+    "terminal_safe",
+]
 
 _WIDTH = 5  # "PASS ", "FAIL ", "XFAIL": the longer grades stick out, as they should
 
@@ -46,7 +53,7 @@ def format_result_line(result: Result) -> str:
         text += f"  - {result.message}"
         if result.rule and result.verdict in _SOFT:
             text += f" [{result.rule}]"  # the failures show their rule in the detail block
-    return text
+    return terminal_safe(text)
 
 
 def format_failure(result: Result) -> str:
@@ -88,7 +95,15 @@ def format_failure(result: Result) -> str:
     if failure is not None and mark is None:
         out.append(f"    - {'':12}C: {failure.expected}    <- expected (line {failure.line})")
         out.append(f"    + {'':12}   {failure.actual}")
-    return "\n".join(out)
+    return terminal_safe("\n".join(out))
+
+
+def terminal_safe(text: str) -> str:
+    """Control characters escaped (line breaks and tabs kept): a client's ESC or BEL, in what it
+    sent or printed, must not reach the reader's terminal as a control sequence."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
 
 
 def failing_line_index(lines: list[tuple[float, Direction, bool, str]]) -> int | None:

@@ -46,6 +46,7 @@ from harness.scenario.model import (
     give_up_window,
 )
 from harness.scenario.patterns import compile_pattern
+from harness.scenario.regex_bounds import check_bounded
 from harness.yaml_nodes import NodeReader, compose, node_line
 
 __all__ = [
@@ -353,7 +354,7 @@ def _send(r: NodeReader, kind: str, node: yaml.Node, field: str, line: int) -> S
 
 def _check_pattern(r: NodeReader, node: yaml.Node, field: str, pattern: str) -> None:
     try:
-        compile_pattern(pattern)
+        check_bounded(compile_pattern(pattern).pattern)
         verb, _, argument = pattern.partition(" ")
         if verb.upper() in ("MAIL", "RCPT"):
             parse_path_argument(argument, "FROM" if verb.upper() == "MAIL" else "TO")
@@ -389,11 +390,9 @@ def _client_step(r: NodeReader, node: yaml.Node, field: str, line: int) -> Clien
         )
     if kind == "regex":
         try:
-            re.compile(expected)
-        except re.error as exc:
-            raise r.error(
-                keys[kind], f"{field}.regex", f"invalid regular expression: {exc}"
-            ) from None
+            check_bounded(expected)
+        except ValueError as exc:
+            raise r.error(keys[kind], f"{field}.regex", str(exc)) from None
     if kind == "match":
         _check_pattern(r, keys["match"], f"{field}.match", expected)
     if "absent" in keys and kind not in ("data", "bdat"):

@@ -7,6 +7,7 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 
 from harness.adapters.base import Capabilities, Target
@@ -147,3 +148,13 @@ def test_findings_that_a_deviation_names_are_known_not_new() -> None:
         )
     }
     assert fuzz(FirstLineOnlyClient(), examples=40, seed=5, deviations=other).new_findings
+
+
+@pytest.mark.parametrize("client", ["../../outside", "a/b", "..", "/etc/x", "name with spaces"])
+def test_a_finding_file_name_never_leaves_the_out_folder(client: str, tmp_path: Path) -> None:
+    from harness.fuzz.engine import finding_stem
+
+    stem = finding_stem(client, "misparsed", ["split+every", "code=421"])
+    path = (tmp_path / f"{stem}.yaml").resolve()
+    assert path.parent == tmp_path.resolve()
+    assert "/" not in stem and ".." not in stem and stem

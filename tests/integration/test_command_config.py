@@ -199,3 +199,29 @@ def test_auth_env_is_set_only_when_the_task_authenticates(tmp_path: Path) -> Non
         "SWAKS_OPT_pw": task.auth.password
     }
     assert _called(adapter, record, _task())["env"] == {}
+
+
+def test_control_bytes_a_client_sends_or_prints_are_escaped_in_the_text_report(
+    tmp_path: Path, tls_material: TlsMaterial
+) -> None:
+    """ESC and BEL from the client (on the wire and on its stderr) are shown escaped: the report
+    must not retitle or beep the reader's terminal."""
+    from harness.report.text import format_failure, format_result_line
+
+    speak = (
+        "import socket, sys\n"
+        "s = socket.create_connection((sys.argv[1], int(sys.argv[2])))\n"
+        "s.recv(100); s.sendall(b'EHLO \\x1b]0;owned\\x07x\\r\\n'); s.recv(1000)\n"
+        "sys.stderr.write('\\x1b[2J\\x07 gave up\\n'); sys.exit(1)\n"
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"name: talker\nprogram: {sys.executable}\nargs: [-c, {json.dumps(speak)}, '{{host}}', '{{port}}']\n"
+        "tls: {none: []}\n"
+    )
+    scenario = load_scenario(corpus_path() / "basic/null-sender.yaml")
+    result = run(scenario, CommandAdapter.from_file(config), tls_material)
+    assert result.verdict is Verdict.FAIL, result.message
+    shown = format_failure(result) + "\n" + format_result_line(result)
+    assert "\x1b" not in shown and "\x07" not in shown, shown
+    assert "\\x1b[2J\\x07 gave up" in shown, shown

@@ -20,7 +20,7 @@ from harness.outcome import ClientOutcome
 from harness.protocol.data import to_crlf
 from harness.results import Verdict
 from harness.scenario.loader import load_scenario, parse_scenario
-from harness.scenario.model import ClientTask
+from harness.scenario.model import ClientTask, TlsMode
 from harness.transcript import Direction
 
 from .conftest import run
@@ -43,6 +43,16 @@ class HeloWithoutDotStuffing(HeloMachine):
     def message_wire(self) -> bytes:
         text = to_crlf(self.task.message)
         return (text if text.endswith(b"\r\n") else text + b"\r\n") + b".\r\n"
+
+
+class HeloAfterTlsMachine(ClientMachine):
+    """EHLO before STARTTLS, then HELO as the first command inside TLS (as s-nail does): RFC 3207
+    §4.2 says the client SHOULD send EHLO there, so this is legal but not strict."""
+
+    def _command(self, text: str, kind: str, info: str = "") -> None:
+        if kind == "ehlo" and self.tls_active and self.task.tls is TlsMode.STARTTLS:
+            text, kind = "HELO" + text[4:], "helo"
+        super()._command(text, kind, info)
 
 
 def corpus(name: str):
@@ -81,6 +91,36 @@ def test_helo_is_no_excuse_when_the_task_needs_an_extension(tls_material: TlsMat
     # AUTH needs the EHLO reply (RFC 4954 §3): HELO here is the client's failure to do the task.
     result = run(corpus("auth/login.yaml"), ReferenceAdapter(HeloMachine), tls_material)
     assert result.verdict is Verdict.FAIL
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "tls/certificates/intermediate-ca-starttls.yaml",
+        "starttls/220-reply-delayed-and-split.yaml",
+        "ehlo/starttls-new-list-drops-size.yaml",
+    ],
+)
+def test_helo_after_starttls_is_non_strict_not_a_failure(
+    name: str, tls_material: TlsMaterial
+) -> None:
+    result = run(corpus(name), ReferenceAdapter(HeloAfterTlsMachine), tls_material)
+    assert result.verdict is Verdict.NON_STRICT, (result.message, result.transcript.render())
+    assert result.rule == "R-TLS-3"
+    assert "RFC 3207 §4.2" in result.message
+    assert b"HELO " in result.transcript.sent_by(Direction.CLIENT)
+
+
+def test_helo_after_starttls_is_no_excuse_when_the_task_authenticates(
+    tls_material: TlsMaterial,
+) -> None:
+    # The task needs AUTH after TLS (RFC 4954 §3): only the EHLO reply can offer it.
+    result = run(
+        corpus("starttls/reehlo-auth-after-tls.yaml"),
+        ReferenceAdapter(HeloAfterTlsMachine),
+        tls_material,
+    )
+    assert result.verdict is Verdict.FAIL, (result.message, result.transcript.render())
 
 
 SHOULD_SCENARIO = """\

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness.errors import LocalProtocolError, RemoteProtocolError
+from harness.errors import LocalProtocolError, MessageTooLarge, RemoteProtocolError
 from harness.protocol import (
     NEED_DATA,
     Command,
@@ -424,7 +424,7 @@ def test_max_data_exceeded_without_terminator() -> None:
     parser = data_phase(b"x" * 30, max_data=10)
     with pytest.raises(RemoteProtocolError) as excinfo:
         parser.next_event()
-    assert excinfo.type is RemoteProtocolError
+    assert excinfo.type is MessageTooLarge  # answered 552, not the generic 421
 
 
 def _segmentations(wire: bytes) -> list[list[bytes]]:
