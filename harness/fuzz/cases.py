@@ -12,6 +12,7 @@ and so is waiting for a line end that never comes (the script then closes after 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 from hypothesis import strategies as st
@@ -174,12 +175,17 @@ class FuzzCase:
 # --- generation ------------------------------------------------------------------------------
 
 
+_HOWS = {
+    True: st.sampled_from(["reframe", "fail", "defect", "unsolicited"]),
+    False: st.sampled_from(["reframe", "defect", "unsolicited"]),
+}
+_SAME_CODE = {code: st.just(reply.code) for code, reply in BASE_REPLIES.items()}
+
+
 @st.composite
 def _change(draw: st.DrawFn, stage: str, ehlo_required: tuple[bytes, ...]) -> Change:
-    hows = ["reframe", "defect", "unsolicited"]
-    if stage in SUCCESS_CLASS or stage == "quit":
-        hows.insert(1, "fail")
-    how = draw(st.sampled_from(hows))
+    # Strategies built once (see harness.fuzz.strategies): the same draws, much less work.
+    how = draw(_HOWS[stage in SUCCESS_CLASS or stage == "quit"])
     base = BASE_REPLIES.get(stage)
     if stage == "ehlo":
         reply = draw(ehlo_replies(DOMAIN, required=ehlo_required))
@@ -188,7 +194,7 @@ def _change(draw: st.DrawFn, stage: str, ehlo_required: tuple[bytes, ...]) -> Ch
     else:
         assert base is not None
         # Any 2xx may answer MAIL, RCPT or the message (R-REPLY-5); the others have one code.
-        codes = reply_codes("2") if stage in ("mail", "rcpt", "dot", "quit") else st.just(base.code)
+        codes = reply_codes("2") if stage in ("mail", "rcpt", "dot", "quit") else _SAME_CODE[stage]
         reply = draw(replies(codes=codes, max_lines=3))
     framing = draw(invalid_framings(reply) if how == "defect" else valid_framings(reply))
     unsolicited = draw(unsolicited_lines()) if how == "unsolicited" else b""
@@ -206,11 +212,21 @@ def _change(draw: st.DrawFn, stage: str, ehlo_required: tuple[bytes, ...]) -> Ch
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _one_of(values: tuple[str, ...]) -> st.SearchStrategy[str]:
+    return st.sampled_from(values)
+
+
+@functools.lru_cache(maxsize=64)
+def _stage_lists(stages: tuple[str, ...], max_size: int) -> st.SearchStrategy[list[str]]:
+    return st.lists(st.sampled_from(stages), min_size=1, max_size=max_size, unique=True)
+
+
 @st.composite
 def fuzz_cases(draw: st.DrawFn, bases: tuple[str, ...] = BASES, max_changes: int = 3) -> FuzzCase:
     """A base exchange with 1 to ``max_changes`` replies changed; shrinks toward one reworded
     greeting in a plain send."""
-    base = draw(st.sampled_from(bases))
+    base = draw(_one_of(bases))
     required: tuple[bytes, ...] = ()
     challenge = None
     if base.startswith("auth"):
@@ -219,7 +235,7 @@ def fuzz_cases(draw: st.DrawFn, bases: tuple[str, ...] = BASES, max_changes: int
         challenge = draw(auth_challenges(mechanism))
     ehlo = draw(ehlo_replies(DOMAIN, required=required))
     stages = stages_of(base)
-    chosen = draw(st.lists(st.sampled_from(stages), min_size=1, max_size=max_changes, unique=True))
+    chosen = draw(_stage_lists(stages, max_changes))
     changes = tuple(draw(_change(s, required)) for s in sorted(chosen, key=stages.index))
     return FuzzCase(base=base, ehlo=ehlo, challenge=challenge, changes=changes)
 

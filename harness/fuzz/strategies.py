@@ -12,6 +12,7 @@ NUL unless a framing defect puts it there on purpose.
 from __future__ import annotations
 
 import base64
+import functools
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
@@ -41,7 +42,14 @@ __all__ = [
 
 # --- replies ---------------------------------------------------------------------------------
 
+# Strategies that take no value drawn from another are built once (``_built_once``): building
+# and validating a strategy per draw was most of the fuzzer's generation time. A cached
+# strategy draws exactly what a fresh one would, so a seed still gives the same cases.
+# Bounded, since a caller may pass a fresh strategy (say ``st.just(...)``) every time.
+_built_once = functools.lru_cache(maxsize=256)
 
+
+@_built_once
 def reply_codes(first_digits: str = "2345") -> st.SearchStrategy[int]:
     """A reply code whose first digit is one of ``first_digits``; shrinks toward ``X50``."""
     return st.builds(
@@ -52,6 +60,7 @@ def reply_codes(first_digits: str = "2345") -> st.SearchStrategy[int]:
     )
 
 
+@_built_once
 def enhanced_codes(klass: int) -> st.SearchStrategy[bytes]:
     """An RFC 3463 enhanced status code of class ``klass`` (2, 4 or 5); shrinks toward ``X.0.0``."""
     return st.builds(
@@ -66,6 +75,7 @@ _EIGHT_BIT = list(range(0x80, 0x100))
 _TEXT_BYTES = [b for b in range(1, 0x100) if b not in (0x0A, 0x0D)]
 
 
+@_built_once
 def reply_texts(max_size: int = 40) -> st.SearchStrategy[bytes]:
     """Reply text: empty, printable ASCII, 8-bit (GBK, Latin-1, broken UTF-8), or any bytes but
     CR, LF and NUL; shrinks toward empty."""
@@ -78,6 +88,7 @@ def reply_texts(max_size: int = 40) -> st.SearchStrategy[bytes]:
     )
 
 
+@_built_once
 @st.composite
 def replies(
     draw: st.DrawFn, codes: st.SearchStrategy[int] | None = None, max_lines: int = 5
@@ -236,19 +247,34 @@ class Segmentation:
 def segmentations(draw: st.DrawFn, data: bytes, max_pause: float = 0.01) -> Segmentation:
     """Cuts of ``data`` (down to a byte per write) with short pauses and delays; shrinks toward one
     write, no waiting. One-byte writes pause at most a millisecond, so a run stays short."""
-    delay = draw(st.sampled_from([0.0, 0.001, max_pause]))
+    delay = draw(_waits(max_pause))
     if len(data) < 2:
         return Segmentation(delay=delay)
-    how = draw(st.sampled_from(["one", "cuts", "every"]))
+    how = draw(_SEGMENTATION_KINDS)
     if how == "one":
         return Segmentation(delay=delay)
     if how == "every":
-        return Segmentation(every_byte=True, pause=draw(st.sampled_from([0.0, 0.001])), delay=delay)
-    cuts = draw(st.lists(st.integers(1, len(data) - 1), min_size=1, max_size=4, unique=True))
-    pause = draw(st.sampled_from([0.0, 0.001, max_pause]))
+        return Segmentation(every_byte=True, pause=draw(_BYTE_PAUSES), delay=delay)
+    cuts = draw(_cuts(len(data)))
+    pause = draw(_waits(max_pause))
     return Segmentation(split=tuple(sorted(cuts)), pause=pause, delay=delay)
 
 
+_SEGMENTATION_KINDS = st.sampled_from(["one", "cuts", "every"])
+_BYTE_PAUSES = st.sampled_from([0.0, 0.001])
+
+
+@_built_once
+def _waits(max_pause: float) -> st.SearchStrategy[float]:
+    return st.sampled_from([0.0, 0.001, max_pause])
+
+
+@_built_once
+def _cuts(size: int) -> st.SearchStrategy[list[int]]:
+    return st.lists(st.integers(1, size - 1), min_size=1, max_size=4, unique=True)
+
+
+@_built_once
 def unsolicited_lines() -> st.SearchStrategy[bytes]:
     """A complete reply the client did not ask for (sent before the one it did ask for)."""
     return replies(max_lines=2).map(Reply.to_bytes)
@@ -290,6 +316,7 @@ def _in_case(keyword: bytes, how: str) -> bytes:
     return head + sep + params
 
 
+@_built_once
 @st.composite
 def ehlo_extension_lists(
     draw: st.DrawFn, required: tuple[bytes, ...] = (), max_size: int = 8
@@ -309,6 +336,7 @@ def ehlo_extension_lists(
     return tuple(lines[i] for i in order)
 
 
+@_built_once
 @st.composite
 def ehlo_replies(
     draw: st.DrawFn, domain: bytes = b"mx.example.com", required: tuple[bytes, ...] = ()
@@ -329,6 +357,7 @@ class Challenge:
 _LOGIN_WORDS = ["Username:", "Password:", "User Name", "", "用户名:", "Passwort:", "\x00"]
 
 
+@_built_once
 @st.composite
 def auth_challenges(draw: st.DrawFn, mechanism: str) -> Challenge:
     """AUTH challenges: for LOGIN, two prompts of any text, base64-encoded as RFC 4954 §4 wants
