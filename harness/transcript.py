@@ -6,7 +6,7 @@ import enum
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["Direction", "Entry", "Transcript", "display_lines"]
+__all__ = ["Direction", "Entry", "Transcript", "display_lines", "escape_controls"]
 
 
 class Direction(enum.StrEnum):
@@ -117,5 +117,12 @@ def _show(line: bytes) -> str:
 
 
 def _escape(data: bytes) -> str:
-    text = data.decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() or c == "\\" else repr(c)[1:-1] for c in text)
+    return escape_controls(data.decode("utf-8", "backslashreplace"))
+
+
+def escape_controls(text: str, *, keep: str = "") -> str:
+    """Every control character but those in ``keep`` written as its escape (ESC as ``\\x1b``),
+    so text a client sent or printed cannot drive a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)

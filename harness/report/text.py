@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from harness.results import Result, Verdict, count_verdicts
-from harness.transcript import Direction
+from harness.transcript import Direction, escape_controls
 
 __all__ = [
     "format_failure",
@@ -101,9 +101,7 @@ def format_failure(result: Result) -> str:
 def terminal_safe(text: str) -> str:
     """Control characters escaped (line breaks and tabs kept): a client's ESC or BEL, in what it
     sent or printed, must not reach the reader's terminal as a control sequence."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
+    return escape_controls(text, keep="\n\t")
 
 
 def failing_line_index(lines: list[tuple[float, Direction, bool, str]]) -> int | None:

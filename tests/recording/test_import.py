@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,21 +20,7 @@ from harness.runner import run_scenario
 from harness.scenario.loader import load_scenario
 from harness.subcommands.importing import import_transcript, scenario_text
 from tests.recording import clients
-from tests.recording.upstream import PASSWORD, TOKEN, USER, Upstream, upstream
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Upstream]:
-    with upstream() as u:
-        yield u
-
-
-@pytest.fixture(scope="module")
-def tls() -> Iterator[TlsMaterial]:
-    material = TlsMaterial()
-    yield material
-    material.close()
-
+from tests.recording.upstream import PASSWORD, TOKEN, USER, Upstream
 
 SECRETS = (PASSWORD, TOKEN)
 

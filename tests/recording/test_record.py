@@ -8,7 +8,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,20 +26,7 @@ from harness.subcommands.importing import scenario_text
 from harness.subcommands.record import record_session
 from tests.recording import clients
 from tests.recording.test_import import assert_no_secret
-from tests.recording.upstream import PASSWORD, USER, Upstream, upstream
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Upstream]:
-    with upstream() as u:
-        yield u
-
-
-@pytest.fixture(scope="module")
-def tls() -> Iterator[TlsMaterial]:
-    material = TlsMaterial()
-    yield material
-    material.close()
+from tests.recording.upstream import PASSWORD, USER, Upstream
 
 
 def record(
