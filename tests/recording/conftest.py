@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from fake_servers.tls import TlsMaterial
-from tests.recording.upstream import Upstream, upstream
+from .upstream import Upstream, upstream
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from harness.results import Verdict
 from harness.runner import run_scenario
 from harness.scenario.loader import load_scenario
 from harness.subcommands.importing import import_transcript, scenario_text
-from tests.recording import clients
-from tests.recording.upstream import PASSWORD, TOKEN, USER, Upstream
+from . import clients
+from .upstream import PASSWORD, TOKEN, USER, Upstream
 
 SECRETS = (PASSWORD, TOKEN)
 

@@ -24,9 +24,9 @@ from harness.scenario.loader import load_scenario, parse_scenario
 from harness.scenario.model import Send
 from harness.subcommands.importing import scenario_text
 from harness.subcommands.record import record_session
-from tests.recording import clients
-from tests.recording.test_import import assert_no_secret
-from tests.recording.upstream import PASSWORD, USER, Upstream
+from . import clients
+from .test_import import assert_no_secret
+from .upstream import PASSWORD, USER, Upstream
 
 
 def record(
