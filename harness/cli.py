@@ -91,6 +91,7 @@ def _run_one_client(
     faults: tuple[Fault, ...] = (),
     seed: int = 0,
     strict: bool = False,
+    show_secrets: bool = False,
 ) -> list[Result]:
     from harness.runner import default_jobs, run_scenarios  # imports the servers: only when running
 
@@ -108,6 +109,7 @@ def _run_one_client(
             on_result=judged,
             faults=faults,
             seed=seed,
+            show_secrets=show_secrets,
         )
     )
 
@@ -145,7 +147,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         results = _run_one_client(
-            scenarios, args.client, args.deviations, show, args.jobs, faults, seed, args.strict
+            scenarios,
+            args.client,
+            args.deviations,
+            show,
+            args.jobs,
+            faults,
+            seed,
+            args.strict,
+            args.show_secrets,
         )
     finally:
         progress.close()
@@ -188,7 +198,13 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         progress = Progress(len(scenarios), client)
         try:
             results = _run_one_client(
-                scenarios, client, args.deviations, progress.advance, args.jobs, strict=args.strict
+                scenarios,
+                client,
+                args.deviations,
+                progress.advance,
+                args.jobs,
+                strict=args.strict,
+                show_secrets=args.show_secrets,
             )
         finally:
             progress.close()
@@ -253,13 +269,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from fake_servers.scripted import ScriptedServer
     from fake_servers.tls import TlsMaterial
     from harness.serving import (
+        LiveTranscript,
         SessionTally,
         SessionWatch,
         message_file,
         scenario_guide,
         show_waits,
     )
-    from harness.transcript import Entry, display_lines
+    from harness.transcript import Entry
 
     if args.profile:
         return serve_profile(args)
@@ -267,13 +284,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ScenarioError("serve needs a scenario (a file or a corpus id) or --profile NAME")
     scenario = _scenario_arg(args.file)
 
+    credentials = scenario.client.auth
+    shown = LiveTranscript(
+        show_secrets=args.show_secrets,
+        known=(credentials.password, credentials.token) if credentials else (),
+    )
+
     def live(session: Session, entry: Entry) -> None:
-        n = session.number
         if len(session.transcript.entries) == 1:
-            print(f"--- session {n}: a client connected", flush=True)
-        lock = "tls " if entry.tls else "    "
-        for line in display_lines(entry.data):
-            print(f"[{n}] {entry.at:7.3f} {lock}{entry.direction.value}: {line}", flush=True)
+            print(f"--- session {session.number}: a client connected", flush=True)
+        for line in shown.lines(session.number, entry):
+            print(line, flush=True)
 
     async def serve() -> int:
         tls = TlsMaterial.shared()
@@ -317,9 +338,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     shown_wait.pop(seen, None)
                     if session.failure is not None:
                         f = session.failure
-                        print(
-                            f"[{seen}] verdict: FAIL - {f.message}; expected {f.expected} (line {f.line}); {f.hint}"
-                        )
+                        text = f"{f.message}; expected {f.expected} (line {f.line}); {f.hint}"
+                        print(f"[{seen}] verdict: FAIL - {shown.hide(seen, text)}")
                         tally.add("failed")
                     elif session.complete:
                         print(f"[{seen}] verdict: PASS - the client followed the script")
@@ -330,6 +350,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                             + " | ".join(session.pending)
                         )
                         tally.add("failed")
+                    shown.forget(seen)
                     if args.once:
                         return EXIT_FAILED if "failed" in tally.counts else EXIT_OK
         finally:
@@ -468,6 +489,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="non-strict results (a SHOULD not followed) fail the run too",
     )
+    run.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="show AUTH responses, passwords and tokens in reports (hidden by default)",
+    )
     run.set_defaults(func=cmd_run)
 
     matrix = sub.add_parser(
@@ -496,6 +522,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict",
         action="store_true",
         help="non-strict results (a SHOULD not followed) fail the run too",
+    )
+    matrix.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="show AUTH responses, passwords and tokens in reports (hidden by default)",
     )
     matrix.set_defaults(func=cmd_matrix)
 
@@ -526,6 +557,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)"
     )
     serve.add_argument("--once", action="store_true", help="exit after the first session")
+    serve.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="show AUTH responses, passwords and tokens in the live transcript and verdicts (hidden by default)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     coverage = sub.add_parser(

@@ -14,6 +14,7 @@ from harness.adapters.base import ClientAdapter, Target, unsupported_reason
 from harness.faults import Fault, FaultPlan
 from harness.judge import Evidence, SessionEvidence, judge
 from harness.outcome import ClientOutcome
+from harness.redaction import redact_result
 from harness.results import Result, Verdict
 from harness.scenario.model import AnyOf, AuthStep, Limits, Scenario, Send, Step, Unordered
 
@@ -32,13 +33,14 @@ async def run_scenario(
     tls: TlsMaterial | None = None,
     faults: tuple[Fault, ...] = (),
     seed: int = 0,
+    show_secrets: bool = False,
 ) -> Result:
     """Serve ``scenario`` on a fresh loopback port, run ``adapter`` against it, and judge.
 
     The verdict is reached within ``limits.total`` plus ``limits.read`` and the grace,
     whatever the client does. ``faults`` (added to the scenario's own) and ``seed`` make a
     reproducible fault-injection run (see harness.faults). The runner only gathers evidence;
-    harness.judge decides.
+    harness.judge decides. Credentials are hidden in the result unless ``show_secrets``.
     """
     started = time.monotonic()
     reason = unsupported_reason(adapter, scenario)
@@ -95,7 +97,7 @@ async def run_scenario(
     result = judge(evidence)
     result.notes = notes + result.notes
     result.duration = time.monotonic() - started
-    return result
+    return result if show_secrets else redact_result(result)
 
 
 def _session_evidence(session: Session) -> SessionEvidence:
@@ -197,6 +199,7 @@ async def run_scenarios(
     on_result: Callable[[Result], None] | None = None,
     faults: tuple[Fault, ...] = (),
     seed: int = 0,
+    show_secrets: bool = False,
 ) -> list[Result]:
     """Run scenarios with one adapter, up to ``jobs`` at a time, each on its own port.
 
@@ -209,7 +212,9 @@ async def run_scenarios(
 
     async def one(scenario: Scenario) -> Result:
         async with gate:
-            return await run_scenario(scenario, adapter, tls=tls, faults=faults, seed=seed)
+            return await run_scenario(
+                scenario, adapter, tls=tls, faults=faults, seed=seed, show_secrets=show_secrets
+            )
 
     tasks = [asyncio.ensure_future(one(s)) for s in todo]
     results = []
