@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.corpus import report_path
-from harness.errors import ScenarioError
 from harness.results import Result, Verdict
-from harness.yaml_nodes import read_yaml_text, compose, node_line
+from harness.yaml_nodes import compose, node_line, read_yaml_text
 
 __all__ = ["Deviation", "apply_deviations", "builtin_deviations_path", "load_deviations"]
 

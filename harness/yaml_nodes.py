@@ -205,7 +205,7 @@ def _deep_line(text: str) -> int | None:
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    return int(event.start_mark.line) + 1
+                    return int(event.start_mark.line) + 1 if event.start_mark else None
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.YAMLError:
@@ -241,7 +241,7 @@ def _check_nodes(root: yaml.Node, path: str) -> None:
             )
         if isinstance(node, yaml.ScalarNode):
             plain = not node.style  # libyaml gives "" for a plain scalar, PyYAML None
-            resolved = _RESOLVER.resolve(yaml.ScalarNode, node.value, (plain, not plain))
+            resolved = _RESOLVER.resolve(yaml.ScalarNode, node.value, (plain, not plain))  # type: ignore[no-untyped-call]
             if node.tag != resolved and not node.tag.endswith(":merge"):
                 raise ScenarioError(
                     f"explicit YAML tag {node.tag!r} on {node.value!r} is not supported",
@@ -249,7 +249,8 @@ def _check_nodes(root: yaml.Node, path: str) -> None:
                     line=line,
                 )
             try:
-                node.value.encode("utf-8")
+                # U+DC80..U+DCFF are raw bytes (surrogateescape), which the writer emits on purpose.
+                node.value.encode("utf-8", "surrogateescape")
             except UnicodeEncodeError:
                 raise ScenarioError(
                     f"lone surrogate in {node.value!r}; not a valid character", path=path, line=line

@@ -25,10 +25,10 @@ from pathlib import Path
 import yaml
 
 from harness.adapters.base import Capabilities, Target
-from harness.errors import AdapterError, ScenarioError
+from harness.errors import AdapterError
 from harness.outcome import ClientOutcome
 from harness.scenario.model import ClientTask, Outcome, TlsMode
-from harness.yaml_nodes import read_yaml_text, NodeReader, compose
+from harness.yaml_nodes import NodeReader, compose, read_yaml_text
 
 __all__ = [
     "PLACEHOLDERS",

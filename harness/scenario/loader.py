@@ -47,7 +47,7 @@ from harness.scenario.model import (
 )
 from harness.scenario.patterns import compile_pattern
 from harness.scenario.regex_bounds import check_bounded
-from harness.yaml_nodes import read_yaml_text, NodeReader, compose, node_line
+from harness.yaml_nodes import NodeReader, compose, node_line, read_yaml_text
 
 __all__ = [
     "SUPPORTED_VERSION",
