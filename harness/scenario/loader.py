@@ -47,7 +47,7 @@ from harness.scenario.model import (
 )
 from harness.scenario.patterns import compile_pattern
 from harness.scenario.regex_bounds import check_bounded
-from harness.yaml_nodes import NodeReader, compose, node_line
+from harness.yaml_nodes import NodeReader, compose, node_line, read_yaml_text
 
 __all__ = [
     "SUPPORTED_VERSION",
@@ -658,10 +658,7 @@ def load_scenario(path: str | Path | None = None, *, id: str | None = None) -> S
     if path is None:
         raise TypeError("load_scenario() needs a path or id=...")
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read the file: {exc}", path=str(p)) from None
+    text = read_yaml_text(p, "file")
     # Errors name the file as given; the scenario, for reports, as harness.corpus.report_path does.
     return replace(parse_scenario(text, str(p)), path=report_path(p))
 
