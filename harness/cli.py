@@ -10,7 +10,9 @@ import argparse
 import asyncio
 import random
 import re
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -307,7 +309,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         if uses_tls:
             print(f"CA certificate for clients: {tls.ca_path}", flush=True)
-        eml = message_file(scenario, tls.ca_path) if scenario.client.sends else None
+        eml = message_file(scenario) if scenario.client.sends else None
         print(
             scenario_guide(
                 scenario,
@@ -607,8 +609,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds as Ctrl-C does: temporary files removed, summary printed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM (kill, CI cancelling) and SIGHUP (terminal closed) end the run the way Ctrl-C does,
+    # so the CA and message files in /tmp are removed; by default they would kill the process
+    # before atexit runs.
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                number = getattr(signal, name)
+                previous[number] = signal.signal(number, _stop_on_signal)
     try:
         return int(args.func(args))
     except (ScenarioError, AdapterError) as exc:
@@ -617,6 +632,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly
         sys.stderr.close()
         return EXIT_OK
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -48,13 +50,14 @@ _COMPARE = {
 }
 
 
-def message_file(scenario: Scenario, ca_path: str | Path) -> Path:
-    """Write the scenario's message next to the CA file (``<ca name>-<id>.eml``); return it."""
+def message_file(scenario: Scenario) -> Path:
+    """Write the scenario's message to a temporary ``smtp-harness-<id>-*.eml``; return it (the
+    caller removes it)."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", scenario.id)
-    ca = Path(ca_path)
-    path = ca.with_name(f"{ca.stem}-{safe}.eml")
-    path.write_bytes(scenario.client.message)
-    return path
+    fd, name = tempfile.mkstemp(prefix=f"smtp-harness-{safe}-", suffix=".eml")
+    with os.fdopen(fd, "wb") as f:
+        f.write(scenario.client.message)
+    return Path(name)
 
 
 def _data_step(scenario: Scenario) -> ClientStep | None:
