@@ -16,9 +16,19 @@ from harness.judge import Evidence, SessionEvidence, judge
 from harness.outcome import ClientOutcome
 from harness.redaction import redact_result
 from harness.results import Result, Verdict
-from harness.scenario.model import AnyOf, AuthStep, Limits, Scenario, Send, Step, Unordered
+from harness.scenario.model import (
+    AnyOf,
+    AuthStep,
+    ClientStep,
+    Delay,
+    Limits,
+    Scenario,
+    Send,
+    Step,
+    Unordered,
+)
 
-__all__ = ["default_jobs", "run_scenario", "run_scenarios"]
+__all__ = ["default_jobs", "expected_seconds", "run_scenario", "run_scenarios"]
 
 # After the client is done, how long the server may take to see the connection end.
 SESSION_GRACE = 1.0
@@ -125,6 +135,29 @@ def _grace(watcher: asyncio.Future[Session | None], limits: Limits) -> float:
     return limits.grace
 
 
+def expected_seconds(scenario: Scenario) -> float:
+    """The time a scenario's own waits take at least (delays, pauses, silences, the client's
+    timeout where the task has one): for starting the longest first, not a limit."""
+
+    def walk(steps: tuple[Step, ...]) -> float:
+        total = 0.0
+        for step in steps:
+            if isinstance(step, Send):
+                pieces = len(step.data) if step.every_byte else len(step.split or ()) + 1
+                total += step.delay + step.pause * (pieces - 1)
+            elif isinstance(step, Delay) or (
+                isinstance(step, ClientStep) and step.kind == "silence"
+            ):
+                total += step.seconds
+            elif isinstance(step, AnyOf):
+                total += max((walk(b) for b in step.branches), default=0.0)
+            elif isinstance(step, Unordered):
+                total += sum(walk(g) for g in step.groups)
+        return total
+
+    return walk(scenario.exchange) + (scenario.client.timeout or 0.0)
+
+
 def _count_writes(steps: tuple[Step, ...]) -> int:
     """About how many server writes a script makes (the range a seed picks faults from)."""
     n = 0
@@ -216,7 +249,12 @@ async def run_scenarios(
                 scenario, adapter, tls=tls, faults=faults, seed=seed, show_secrets=show_secrets
             )
 
-    tasks = [asyncio.ensure_future(one(s)) for s in todo]
+    # The longest scenarios take the gate first (tasks queue on it in creation order), so a
+    # 3-second scenario does not start last and hold the whole run up; results still come back
+    # in the given order.
+    by_length = sorted(range(len(todo)), key=lambda i: -expected_seconds(todo[i]))
+    started = {i: asyncio.ensure_future(one(todo[i])) for i in by_length}
+    tasks = [started[i] for i in range(len(todo))]
     results = []
     try:
         for task in tasks:
