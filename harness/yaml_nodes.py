@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,6 +12,9 @@ from typing import Any
 import yaml
 
 from harness.errors import ScenarioError
+
+# No wait in a test harness needs more than an hour; a larger one is a typo or an attack.
+MAX_SECONDS = 3600.0
 
 __all__ = ["NodeReader", "compose", "node_kind", "node_line", "read_yaml_text"]
 
@@ -81,10 +85,16 @@ class NodeReader:
             return str(value)
         raise self.error(node, field, f"expected a string, got {type(value).__name__} {value!r}")
 
-    def number(self, node: yaml.Node, field: str, *, minimum: float = 0.0) -> float:
+    def number(
+        self, node: yaml.Node, field: str, *, minimum: float = 0.0, maximum: float = MAX_SECONDS
+    ) -> float:
         value = self.scalar(node, field)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(node, field, f"expected a number of seconds, got {value!r}")
+        if not math.isfinite(value):  # .nan compares false with everything: it would pass below
+            raise self.error(node, field, f"expected a finite number of seconds, got {value!r}")
+        if value > maximum:
+            raise self.error(node, field, f"must be at most {maximum:g} seconds, got {value!r}")
         if value < minimum:
             raise self.error(node, field, f"must be at least {minimum}, got {value!r}")
         return float(value)

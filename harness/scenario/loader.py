@@ -256,6 +256,10 @@ def _limits(r: NodeReader, node: yaml.Node) -> Limits:
         value = r.scalar(keys[key], f"limits.{key}")
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise r.error(keys[key], f"limits.{key}", f"expected a number of octets, got {value!r}")
+        if value > MAX_OCTETS:  # the limit is what keeps the server's memory bounded
+            raise r.error(
+                keys[key], f"limits.{key}", f"must be at most {MAX_OCTETS} octets, got {value}"
+            )
         return value
 
     return Limits(
@@ -274,6 +278,9 @@ def _limits(r: NodeReader, node: yaml.Node) -> Limits:
 
 
 # --- exchange --------------------------------------------------------------------------------
+
+# A line or message limit above 1 GiB would let one session take the machine's memory.
+MAX_OCTETS = 2**30
 
 _STEP_KINDS = ("server", "raw", "client", "auth", "tls", "delay", "close", "any_of", "unordered")
 

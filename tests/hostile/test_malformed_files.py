@@ -74,3 +74,45 @@ def test_validate_cli_exits_2_without_traceback(tmp_path: Path, name: str) -> No
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert f"{path}:" in done.stdout + done.stderr
+
+
+NUMBERS_BASE = """version: 1
+id: test.numbers
+limits: {{total: {total}, read: 2, message: {message}}}
+client: {{mail_from: a@example.com, rcpt_to: [b@example.com], timeout: {timeout}}}
+expect: {{outcome: delivered}}
+exchange:
+  - delay: {delay}
+  - server: "220 ready"
+  - client: QUIT
+  - server: "221 bye"
+"""
+NUMBERS_OK = {"total": 5, "message": 1000, "timeout": 2, "delay": 0.1}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field", "line"),
+    [
+        ("delay", ".nan", "exchange[0]", 7),
+        ("delay", ".inf", "exchange[0]", 7),
+        ("delay", "1e12", "exchange[0]", 7),
+        ("total", ".nan", "limits.total", 3),
+        ("total", "-.inf", "limits.total", 3),
+        ("timeout", ".NaN", "client.timeout", 4),
+        ("message", "10000000000000000000000000", "limits.message", 3),
+    ],
+)
+def test_nan_infinite_and_huge_numbers_are_refused_with_their_line(
+    key: str, value: str, field: str, line: int
+) -> None:
+    """.nan passes every "at least" check (it compares false), .inf and 1e12 s never end, a
+    10^25-octet limit bounds no memory: each is a load error, not a false failure later."""
+    from harness.scenario.loader import parse_scenario
+
+    parse_scenario(NUMBERS_BASE.format(**NUMBERS_OK), "numbers.yaml")  # the base is valid
+    text = NUMBERS_BASE.format(**{**NUMBERS_OK, key: value})
+    with pytest.raises(ScenarioError) as raised:
+        parse_scenario(text, "numbers.yaml")
+    message = str(raised.value)
+    assert message.startswith(f"numbers.yaml:{line}:"), message
+    assert field in message, message
