@@ -36,7 +36,7 @@ from harness.report.text import format_failure, format_result_line, format_summa
 from harness.results import Result
 from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
 from harness.scenario.model import Scenario, TlsMode
-from harness.serving import serve_profile
+from harness.serving import port_number, serve_profile
 from harness.subcommands import importing, record, schema
 
 if TYPE_CHECKING:
@@ -274,6 +274,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         LiveTranscript,
         SessionTally,
         SessionWatch,
+        listen,
         message_file,
         scenario_guide,
         show_waits,
@@ -301,7 +302,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     async def serve() -> int:
         tls = TlsMaterial.shared()
         server = ScriptedServer(scenario, tls=tls, port=args.port, on_entry=live)
-        await server.start()
+        await listen(server.start(), args.port)
         mode = scenario.client.tls.value
         print(f"serving {scenario.id} on {server.host}:{server.port} (TLS: {mode})", flush=True)
         uses_tls = (
@@ -556,7 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --profile: a failure knob, e.g. rcpt=550, rcpt#2=550, data=stall, greylist",
     )
     serve.add_argument(
-        "--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)"
+        "--port", type=port_number, default=0, help="port on 127.0.0.1 (default: any free port)"
     )
     serve.add_argument("--once", action="store_true", help="exit after the first session")
     serve.add_argument(

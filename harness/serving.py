@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -35,7 +35,9 @@ __all__ = [
     "LiveTranscript",
     "SessionTally",
     "SessionWatch",
+    "listen",
     "message_file",
+    "port_number",
     "profile_guide",
     "scenario_guide",
     "serve_profile",
@@ -171,6 +173,28 @@ class SessionTally:
         return f"summary: {self.total} session(s): {parts}"
 
 
+def port_number(text: str) -> int:
+    """``--port``: a TCP port, 0 (any free one) to 65535; anything else is argparse's clear error."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
+    return port
+
+
+async def listen(start: Awaitable[None], port: int) -> None:
+    """Start a server; a port in use or not allowed is one clear error, not a traceback."""
+    try:
+        await start
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ScenarioError(
+            f"cannot listen on 127.0.0.1:{port}: {reason}", field="--port"
+        ) from None
+
+
 class LiveTranscript:
     """The lines ``serve`` prints as a session goes, with AUTH responses, passwords and tokens
     hidden unless ``show_secrets`` (one Redactor per session: a secret's place depends on what
@@ -296,7 +320,7 @@ def serve_profile(args: argparse.Namespace) -> int:
             )
         except (KeyError, ValueError) as exc:
             raise ScenarioError(str(exc).strip("'\"")) from None
-        await server.start()
+        await listen(server.start(), args.port)
         p = server.profile
         print(
             profile_guide(

@@ -139,6 +139,9 @@ def test_a_profile_takes_any_envelope_and_reports_each_message(serve) -> None:
         (["--profile", "gmail", "--fail", "rpct=550"], "unknown stage"),
         (["auth.logn"], "did you mean auth.login"),
         ([], "serve needs a scenario (a file or a corpus id) or --profile NAME"),
+        (["basic.null-sender", "--port", "-1"], "a port is 0 to 65535, got -1"),
+        (["--profile", "gmail", "--port", "70000"], "a port is 0 to 65535, got 70000"),
+        (["basic.null-sender", "--port", "abc"], "expected a port number, got 'abc'"),
     ],
 )
 def test_bad_serve_arguments_are_clear_errors(serve, args: list[str], words: str) -> None:
@@ -200,3 +203,17 @@ def test_serve_stopped_by_a_signal_removes_its_files_and_prints_no_traceback(
         assert proc.returncode == 0, out
         assert "Traceback" not in out and "summary: no client connected" in out, out
         assert list(tmp_path.iterdir()) == [], sorted(p.name for p in tmp_path.iterdir())
+
+
+def test_a_port_in_use_is_a_clear_error(serve) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for args in (["basic.null-sender"], ["--profile", "gmail"]):
+            code, out = serve(*args, "--port", port).finish()
+            assert code == 2, out
+            assert f"cannot listen on 127.0.0.1:{port}" in out and "address already in use" in out
+            assert "Traceback" not in out, out
