@@ -55,6 +55,7 @@ class Session:
     # The client said HELO where the script has EHLO: what that EHLO reply would have offered.
     helo_for_ehlo: tuple[str, ...] | None = None
     helo_after_tls: bool = False  # that HELO was the first command after STARTTLS
+    talked_first: bool = False  # the client sent bytes while the greeting was held back
     done: asyncio.Event = field(default_factory=asyncio.Event)
     number: int = 0  # 1-based, in the order the server accepted the connections
 
@@ -213,6 +214,8 @@ class _Connection:
         self.writes = 0  # server writes so far, for fault injection
         self.data_reply_due = False  # the next write answers a message's content
         self.closed = False
+        self.greeted = False  # the greeting (the server's first write) has gone out
+        self.early: list[bytes] = []  # what the client sent while the greeting was held back
 
     def note(self, text: str) -> None:
         self.server._record(self.session, Direction.NOTE, text.encode(), self.tls)
@@ -223,6 +226,10 @@ class _Connection:
         if implicit and not await self._start_tls("implicit TLS", certificate=certificate):
             return self._finish()
         await self._perform(self.playback.start())
+        if self.early:  # input that came before the greeting, judged now, in order
+            for data in self.early:
+                self.parser.receive_data(data)
+            await self._drain_events()
         # Each read waits limits.read at most, and the whole session limits.total: a client that
         # drips one byte a second must not hold the server forever.
         deadline = time.monotonic() + self.server.scenario.limits.total
@@ -339,7 +346,7 @@ class _Connection:
                 if not await self._send(action):
                     return
             elif isinstance(action, Delay):
-                await asyncio.sleep(action.seconds)
+                await self._wait(action.seconds)
             elif isinstance(action, BeginData):
                 self.parser.start_data()
             elif isinstance(action, StartTls):
@@ -396,9 +403,36 @@ class _Connection:
                 return
             self.server._record(self.session, Direction.CLIENT, data, self.tls)
 
+    async def _wait(self, seconds: float) -> None:
+        """Sleep ``seconds``; before the greeting, watch for input meanwhile: a client that talks
+        before the greeting breaks a SHOULD (RFC 5321 §4.3.1, R-GREET-2), and what it sent is
+        kept to be read after the greeting. A close or an error is left for the session's reads."""
+        if self.greeted:
+            await asyncio.sleep(seconds)
+            return
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            try:
+                async with asyncio.timeout(left):
+                    data = await self.channel.read()
+            except TimeoutError:
+                return
+            except (ConnectionError, OSError, ssl.SSLError):
+                await asyncio.sleep(max(0.0, end - time.monotonic()))
+                return
+            if not data:
+                await asyncio.sleep(max(0.0, end - time.monotonic()))
+                return
+            if not self.session.talked_first:
+                self.session.talked_first = True
+                self.note("the client sent this before the greeting (RFC 5321 §4.3.1: SHOULD wait)")
+            self.server._record(self.session, Direction.CLIENT, data, self.tls)
+            self.early.append(data)
+
     async def _send(self, action: Send) -> bool:
         if action.delay:
-            await asyncio.sleep(action.delay)
+            await self._wait(action.delay)
+        self.greeted = True
         data = action.data
         cuts = list(range(1, len(data))) if action.every_byte else list(action.split or ())
         pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
