@@ -303,29 +303,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls = TlsMaterial.shared()
         server = ScriptedServer(scenario, tls=tls, port=args.port, on_entry=live)
         await listen(server.start(), args.port)
-        mode = scenario.client.tls.value
-        print(f"serving {scenario.id} on {server.host}:{server.port} (TLS: {mode})", flush=True)
-        uses_tls = (
-            scenario.client.tls is not TlsMode.NONE or "tls" in repr(scenario.exchange).lower()
-        )
-        if uses_tls:
-            print(f"CA certificate for clients: {tls.ca_path}", flush=True)
-        eml = message_file(scenario) if scenario.client.sends else None
-        print(
-            scenario_guide(
-                scenario,
-                host=server.host,
-                port=server.port,
-                ca_path=tls.ca_path if uses_tls else None,
-                message_path=eml,
-            ),
-            flush=True,
-        )
-        print("Ctrl-C to stop" + (" (exits after one session)" if args.once else ""), flush=True)
-        watch = SessionWatch(server.sessions)
+        # Everything after the server is up runs under the finally: a signal at any point
+        # still removes the message file and closes the server.
         tally = SessionTally()
-        shown_wait: dict[int, int] = {}  # session number -> transcript length when last shown
+        eml: Path | None = None
         try:
+            mode = scenario.client.tls.value
+            print(f"serving {scenario.id} on {server.host}:{server.port} (TLS: {mode})", flush=True)
+            uses_tls = (
+                scenario.client.tls is not TlsMode.NONE or "tls" in repr(scenario.exchange).lower()
+            )
+            if uses_tls:
+                print(f"CA certificate for clients: {tls.ca_path}", flush=True)
+            if scenario.client.sends:
+                eml = message_file(scenario)
+            print(
+                scenario_guide(
+                    scenario,
+                    host=server.host,
+                    port=server.port,
+                    ca_path=tls.ca_path if uses_tls else None,
+                    message_path=eml,
+                ),
+                flush=True,
+            )
+            print(
+                "Ctrl-C to stop" + (" (exits after one session)" if args.once else ""), flush=True
+            )
+            watch = SessionWatch(server.sessions)
+            shown_wait: dict[int, int] = {}  # session number -> transcript length when last shown
             while True:
                 await asyncio.sleep(0.05)
                 show_waits(
