@@ -19,7 +19,7 @@ from fake_servers.limits import DEFAULT_MAX_CONNECTIONS, ConnectionGate, require
 from fake_servers.playback import Action, BeginData, Failure, Playback
 from fake_servers.tls import TlsMaterial, describe
 from harness.errors import MessageTooLarge, RemoteProtocolError
-from harness.faults import ENDING_KINDS, Fault, FaultPlan
+from harness.faults import ENDING_KINDS, Fault, FaultPlan, write_pieces
 from harness.protocol.commands import CommandParser
 from harness.protocol.events import ChunkReceived, ConnectionClosed, DataReceived, NeedData
 from harness.scenario.model import (
@@ -323,10 +323,6 @@ class _Connection:
                 for fault in faults:
                     if fault.kind == "delay":
                         action = replace(action, delay=action.delay + fault.seconds)
-                    elif fault.kind == "split":
-                        action = replace(
-                            action, split=fault.offsets or None, every_byte=not fault.offsets
-                        )
                 ending = next((f for f in faults if f.kind in ENDING_KINDS), None)
                 if ending is not None:
                     await self._end_with_fault(ending)
@@ -336,7 +332,7 @@ class _Connection:
                     self.session.data_accepted = (
                         self.session.data_accepted or action.data[:1] == b"2"
                     )
-                if not await self._send(action):
+                if not await self._send(action, faults):
                     return
             elif isinstance(action, Delay):
                 await asyncio.sleep(action.seconds)
@@ -376,9 +372,9 @@ class _Connection:
             transport.abort()  # RST, not FIN
             self.closed = True
             return
-        elif fault.kind == "half-close" and self.channel.writer.can_write_eof() and not self.tls:
-            self.channel.writer.write_eof()
-        # half-close (or under TLS) and stall: read on, answer nothing, until the client gives up
+        elif fault.kind == "half-close":
+            self.channel.half_close()  # under TLS a close_notify, then the FIN
+        # half-close and stall: read on, answer nothing, until the client gives up
         if fault.kind in ("half-close", "stall"):
             await self._read_until_client_gives_up()
         self.closed = True
@@ -396,15 +392,12 @@ class _Connection:
                 return
             self.server._record(self.session, Direction.CLIENT, data, self.tls)
 
-    async def _send(self, action: Send) -> bool:
+    async def _send(self, action: Send, faults: list[Fault] | None = None) -> bool:
         if action.delay:
             await asyncio.sleep(action.delay)
-        data = action.data
-        cuts = list(range(1, len(data))) if action.every_byte else list(action.split or ())
-        pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
-        for i, piece in enumerate(pieces):
-            if i and action.pause:
-                await asyncio.sleep(action.pause)
+        for pause, piece in write_pieces(action, faults or ()):
+            if pause:
+                await asyncio.sleep(pause)
             self.channel.write(piece)
             self.server._record(self.session, Direction.SERVER, piece, self.tls)
             try:
