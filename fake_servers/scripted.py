@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from fake_servers.channel import Channel
 from fake_servers.limits import DEFAULT_MAX_CONNECTIONS, ConnectionGate, require_loopback
@@ -55,6 +57,9 @@ class Session:
     # The client said HELO where the script has EHLO: what that EHLO reply would have offered.
     helo_for_ehlo: tuple[str, ...] | None = None
     helo_after_tls: bool = False  # that HELO was the first command after STARTTLS
+    # The server itself broke (an exception in playback, a delay past limits.total): what
+    # happened, for the verdict ``error``; the client is not judged.
+    harness_error: str = ""
     done: asyncio.Event = field(default_factory=asyncio.Event)
     number: int = 0  # 1-based, in the order the server accepted the connections
 
@@ -171,9 +176,13 @@ class ScriptedServer:
         try:
             await _Connection(self, session, reader, writer).run()
         except asyncio.CancelledError:
+            # close() ended the session. Not re-raised: asyncio's stream callback (3.11) logs a
+            # cancelled connection handler with a traceback; close() awaits this task anyway.
             session.stopped = True
             session.transcript.note("server stopped")
-            raise
+        except Exception as exc:  # a bug of the harness or its scenario, never the client's
+            session.harness_error = harness_error(exc)
+            session.transcript.note(f"harness error: {session.harness_error}")
         finally:
             session.done.set()
             writer.close()
@@ -211,6 +220,7 @@ class _Connection:
         self.tls = False
         self.read_timeout = server.scenario.limits.read
         self.writes = 0  # server writes so far, for fault injection
+        self.waited = 0.0  # seconds of scripted delays and pauses so far
         self.data_reply_due = False  # the next write answers a message's content
         self.closed = False
 
@@ -335,7 +345,9 @@ class _Connection:
                 if not await self._send(action, faults):
                     return
             elif isinstance(action, Delay):
-                await asyncio.sleep(action.seconds)
+                where = f" at line {action.line}" if action.line else ""
+                if not await self._wait(action.seconds, f"delay{where}"):
+                    return
             elif isinstance(action, BeginData):
                 self.parser.start_data()
             elif isinstance(action, StartTls):
@@ -392,12 +404,35 @@ class _Connection:
                 return
             self.server._record(self.session, Direction.CLIENT, data, self.tls)
 
+    async def _wait(self, seconds: float, what: str) -> bool:
+        """Sleep a scripted wait; refuse one the session's time limit cannot hold.
+
+        The server's own waits alone going past ``limits.total`` (or a NaN) mean no client can
+        finish the script: a fault of the scenario (or of the ``delay`` faults laid over it),
+        recorded as a harness error and the connection closed, so no client is failed for it."""
+        total = self.server.scenario.limits.total
+        if not self.waited + seconds <= total:
+            self.session.harness_error = (
+                f"the scenario's {what} of {seconds:g} s takes the server's own waiting to "
+                f"{self.waited + seconds:g} s, past limits.total = {total:g} s: no client can "
+                "finish the script in time"
+            )
+            self.note(f"harness error: {self.session.harness_error}")
+            self.playback.end_here()
+            self.closed = True
+            self.channel.close()
+            return False
+        self.waited += seconds
+        await asyncio.sleep(seconds)
+        return True
+
     async def _send(self, action: Send, faults: list[Fault] | None = None) -> bool:
-        if action.delay:
-            await asyncio.sleep(action.delay)
+        where = f" at line {action.line}" if action.line else ""
+        if action.delay and not await self._wait(action.delay, f"delay{where}"):
+            return False
         for pause, piece in write_pieces(action, faults or ()):
-            if pause:
-                await asyncio.sleep(pause)
+            if pause and not await self._wait(pause, f"pause{where}"):
+                return False
             self.channel.write(piece)
             self.server._record(self.session, Direction.SERVER, piece, self.tls)
             try:
@@ -459,6 +494,18 @@ class _Connection:
                 rule="R-TLS-10",
             )
         return True
+
+
+def harness_error(exc: BaseException) -> str:
+    """One line on an exception inside the server: what, and where in our code it came from."""
+    where = ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        parts = Path(frame.filename).parts
+        ours = [i for i, part in enumerate(parts) if part in ("fake_servers", "harness")]
+        if ours:  # a path relative to the package root: reports hold no local paths
+            where = f" at {'/'.join(parts[ours[-1] :])}:{frame.lineno}"
+            break
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 async def _refuse(writer: asyncio.StreamWriter, reply: bytes) -> None:
