@@ -164,12 +164,12 @@ def _stalled_runs(tls: TlsMaterial, jobs: int) -> list[tuple[str, str]]:
 def test_stalls_under_many_jobs_give_the_same_fair_verdicts_twice(
     tls_material: TlsMaterial,
 ) -> None:
-    # More blocking clients at once than the loop's default executor has workers (cores + 4):
-    # each must still start with its run, or later runs' clients sit queued past their time
-    # limit and are failed as never connected or hung, differently from one run to the next.
-    jobs = (os.cpu_count() or 1) + 8
+    # Three times more blocking clients at once than the loop's default executor has workers
+    # (cores + 4): each must still start with its run, or later runs' clients sit queued past
+    # their time limit and its grace, and are failed as never connected or hung.
+    jobs = 3 * min(32, (os.cpu_count() or 1) + 4)
     first = _stalled_runs(tls_material, jobs)
-    assert first == [("pass", "")] * jobs, first
+    assert [run for run in first if run != ("pass", "")] == []
     assert _stalled_runs(tls_material, jobs) == first
 
 
