@@ -345,8 +345,8 @@ class _Connection:
                 if not await self._send(action, faults):
                     return
             elif isinstance(action, Delay):
-                where = f" at line {action.line}" if action.line else ""
-                if not await self._wait(action.seconds, f"delay{where}"):
+                where = f" (line {action.line})" if action.line else ""
+                if not await self._wait(action.seconds, f"the delay step{where}"):
                     return
             elif isinstance(action, BeginData):
                 self.parser.start_data()
@@ -413,9 +413,9 @@ class _Connection:
         total = self.server.scenario.limits.total
         if not self.waited + seconds <= total:
             self.session.harness_error = (
-                f"the scenario's {what} of {seconds:g} s takes the server's own waiting to "
-                f"{self.waited + seconds:g} s, past limits.total = {total:g} s: no client can "
-                "finish the script in time"
+                f"{what}, {seconds:g} s, takes the server's own waiting (scripted delays and "
+                f"pauses, delay faults) to {self.waited + seconds:g} s, past limits.total = "
+                f"{total:g} s: no client can finish the script in time"
             )
             self.note(f"harness error: {self.session.harness_error}")
             self.playback.end_here()
@@ -427,11 +427,11 @@ class _Connection:
         return True
 
     async def _send(self, action: Send, faults: list[Fault] | None = None) -> bool:
-        where = f" at line {action.line}" if action.line else ""
-        if action.delay and not await self._wait(action.delay, f"delay{where}"):
+        where = f" (line {action.line})" if action.line else ""
+        if action.delay and not await self._wait(action.delay, f"the delay before a write{where}"):
             return False
         for pause, piece in write_pieces(action, faults or ()):
-            if pause and not await self._wait(pause, f"pause{where}"):
+            if pause and not await self._wait(pause, f"a pause inside a write{where}"):
                 return False
             self.channel.write(piece)
             self.server._record(self.session, Direction.SERVER, piece, self.tls)
