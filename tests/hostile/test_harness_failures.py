@@ -22,15 +22,16 @@ import pytest
 
 from fake_servers.controller import ServerController
 from fake_servers.tls import TlsMaterial
-from harness.adapters.base import ClientAdapter
+from harness.adapters.base import Capabilities, ClientAdapter, Target
 from harness.adapters.reference import ReferenceAdapter
 from harness.adapters.smtplib_adapter import SmtplibAdapter
 from harness.corpus import corpus_path
 from harness.faults import parse_fault
+from harness.outcome import ClientOutcome
 from harness.results import Result, Verdict
 from harness.runner import run_scenario
 from harness.scenario.loader import load_scenario
-from harness.scenario.model import ClientStep, Delay, Scenario
+from harness.scenario.model import ClientStep, ClientTask, Delay, Scenario
 
 SIMPLE = corpus_path() / "basic" / "bcc-three-recipients.yaml"
 CLIENTS = [ReferenceAdapter(), SmtplibAdapter()]
@@ -99,12 +100,45 @@ def test_a_delay_fault_longer_than_the_limit_is_an_error(tls_material: TlsMateri
     assert re.search(r"the delay before a write \(line \d+\), 5 s,", result.message)
 
 
-def test_the_end_of_a_run_that_held_a_stalled_client_logs_nothing(
+class _ReportsAndHoldsOn:
+    """Reports failed after its EHLO goes unanswered, and leaves the connection open: the
+    runner then ends the session itself, with a cancellation."""
+
+    name = "holds-on"
+    capabilities = Capabilities()
+
+    def __init__(self) -> None:
+        self.held: list[asyncio.StreamWriter] = []
+
+    async def deliver(self, task: ClientTask, target: Target) -> ClientOutcome:
+        reader, writer = await asyncio.open_connection(target.host, target.port)
+        self.held.append(writer)
+        await reader.readuntil(b"\r\n")
+        writer.write(b"EHLO client.example.com\r\n")
+        await writer.drain()
+        return ClientOutcome.failure(None, "no EHLO reply; given up", {}, [])
+
+
+def test_the_end_of_a_run_on_a_stalled_session_logs_nothing(
     tls_material: TlsMaterial, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # The runner closes the server while the stalled session still reads: a cancellation.
-    result = _run(_quick(load_scenario(SIMPLE)), SmtplibAdapter(), tls_material, "stall@2")
+    client = _ReportsAndHoldsOn()
+
+    async def main() -> Result:
+        try:
+            return await run_scenario(
+                _quick(load_scenario(SIMPLE)),
+                client,
+                tls=tls_material,
+                faults=(parse_fault("stall@2"),),
+            )
+        finally:
+            for writer in client.held:
+                writer.close()
+
+    result = asyncio.run(main())
     assert result.verdict is Verdict.PASS, result.message
+    assert "server stopped" in [e.data.decode() for e in result.transcript.entries]
     assert _asyncio_errors(caplog) == []
 
 
