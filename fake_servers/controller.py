@@ -22,6 +22,7 @@ from fake_servers.findings import (
 from fake_servers.scripted import ScriptedServer, Session
 from fake_servers.threaded import ThreadedServer
 from fake_servers.tls import TlsMaterial
+from harness.redaction import redact_result, redact_text, redact_transcript, session_secrets
 from harness.scenario.model import Scenario
 
 __all__ = ["ServerController"]
@@ -35,6 +36,8 @@ class ServerController(ThreadedServer[ScriptedServer]):
         tls: certificates (default: the process's shared ones).
         host, port: where to listen (127.0.0.1 and a free port by default).
         ready_timeout: seconds ``start()`` waits for the server to listen.
+        show_secrets: show AUTH responses, passwords and tokens in findings and transcripts
+            (hidden by default: a test log is read by more people than the test's author).
     """
 
     def __init__(
@@ -45,8 +48,10 @@ class ServerController(ThreadedServer[ScriptedServer]):
         host: str = "127.0.0.1",
         port: int = 0,
         ready_timeout: float = 5.0,
+        show_secrets: bool = False,
     ) -> None:
         self.tls = tls or TlsMaterial.shared()
+        self.show_secrets = show_secrets
         super().__init__(
             ScriptedServer(scenario, tls=self.tls, host=host, port=port),
             ready_timeout=ready_timeout,
@@ -119,7 +124,10 @@ class ServerController(ThreadedServer[ScriptedServer]):
             title = f"smtp-harness: {scenario.id} on {self.host}:{self.port}, session {number}"
             if not session.done.is_set():
                 text = "still running when the test ended (not judged)\n"
-                sections.append((title, text + session.transcript.render()))
+                transcript = session.transcript
+                if not self.show_secrets:
+                    transcript, _ = redact_transcript(transcript, self._known_secrets())
+                sections.append((title, text + transcript.render()))
                 continue
             failed = session.failure is not None or not (session.complete or session.stopped)
             result = Result(
@@ -130,8 +138,22 @@ class ServerController(ThreadedServer[ScriptedServer]):
                 failure=session.failure,
                 transcript=session.transcript,
             )
+            if not self.show_secrets:
+                result = redact_result(result)
             sections.append((title, format_failure(result)))
         return sections
+
+    def redact(self, text: str) -> str:
+        """``text`` (a finding) without the credentials any session sent, unless show_secrets."""
+        if self.show_secrets:
+            return text
+        return redact_text(
+            text, session_secrets((s.transcript for s in self.sessions), self._known_secrets())
+        )
+
+    def _known_secrets(self) -> tuple[str, ...]:
+        credentials = self.server.scenario.client.auth
+        return (credentials.password, credentials.token) if credentials else ()
 
     def assert_followed(self, timeout: float = 10.0) -> None:
         """Raise unless a client connected and every ended session followed the script.

@@ -103,12 +103,15 @@ class Judged(Protocol):
     def describe(self) -> str:
         """One line naming the server, e.g. ``scenario auth.login on 127.0.0.1:40123``."""
 
+    def redact(self, text: str) -> str:
+        """``text`` without the credentials its sessions carried (unless asked to show them)."""
+
 
 def format_findings(server: Judged, findings: list[Finding]) -> str:
     """The text of a failed check: which server, then each finding (the transcripts go in the
     report's sections, or follow here when there is no report)."""
     head = f"smtp-harness: {server.describe()} found {len(findings)} problem(s)"
-    return "\n".join([head, *(f.render() for f in findings)])
+    return server.redact("\n".join([head, *(f.render() for f in findings)]))
 
 
 def short_path(path: str) -> str:

@@ -300,8 +300,13 @@ class _AuthDialogue:
                     )
             elif self.mechanism == "LOGIN":
                 got = [decode_base64(a).decode("utf-8", "replace") for a in self.answers]
+                if len(got) != 2:
+                    return f"LOGIN gave {len(got)} answer(s), expected 2 (the username, then the password)"
                 if got != [self.username, self.password]:
-                    return f"LOGIN answers decode to {got!r}, expected [{self.username!r}, {self.password!r}]"
+                    return (
+                        f"LOGIN answers decode to user={got[0]!r} password={got[1]!r}, "
+                        f"expected user={self.username!r} password={self.password!r}"
+                    )
             elif self.mechanism == "XOAUTH2":
                 user, token = decode_xoauth2(self.answers[0])
                 if (user, token) != (self.username, self.token):

@@ -60,6 +60,7 @@ class Session:
     # The server itself broke (an exception in playback, a delay past limits.total): what
     # happened, for the verdict ``error``; the client is not judged.
     harness_error: str = ""
+    talked_first: bool = False  # the client sent bytes while the greeting was held back
     done: asyncio.Event = field(default_factory=asyncio.Event)
     number: int = 0  # 1-based, in the order the server accepted the connections
 
@@ -223,6 +224,8 @@ class _Connection:
         self.waited = 0.0  # seconds of scripted delays and pauses so far
         self.data_reply_due = False  # the next write answers a message's content
         self.closed = False
+        self.greeted = False  # the greeting (the server's first write) has gone out
+        self.early: list[bytes] = []  # what the client sent while the greeting was held back
 
     def note(self, text: str) -> None:
         self.server._record(self.session, Direction.NOTE, text.encode(), self.tls)
@@ -233,6 +236,10 @@ class _Connection:
         if implicit and not await self._start_tls("implicit TLS", certificate=certificate):
             return self._finish()
         await self._perform(self.playback.start())
+        if self.early:  # input that came before the greeting, judged now, in order
+            for data in self.early:
+                self.parser.receive_data(data)
+            await self._drain_events()
         # Each read waits limits.read at most, and the whole session limits.total: a client that
         # drips one byte a second must not hold the server forever.
         deadline = time.monotonic() + self.server.scenario.limits.total
@@ -404,6 +411,32 @@ class _Connection:
                 return
             self.server._record(self.session, Direction.CLIENT, data, self.tls)
 
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep ``seconds``; before the greeting, watch for input meanwhile: a client that talks
+        before the greeting breaks a SHOULD (RFC 5321 §4.3.1, R-GREET-2), and what it sent is
+        kept to be read after the greeting. A close or an error is left for the session's reads."""
+        if self.greeted:
+            await asyncio.sleep(seconds)
+            return
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            try:
+                async with asyncio.timeout(left):
+                    data = await self.channel.read()
+            except TimeoutError:
+                return
+            except (ConnectionError, OSError, ssl.SSLError):
+                await asyncio.sleep(max(0.0, end - time.monotonic()))
+                return
+            if not data:
+                await asyncio.sleep(max(0.0, end - time.monotonic()))
+                return
+            if not self.session.talked_first:
+                self.session.talked_first = True
+                self.note("the client sent this before the greeting (RFC 5321 §4.3.1: SHOULD wait)")
+            self.server._record(self.session, Direction.CLIENT, data, self.tls)
+            self.early.append(data)
+
     async def _wait(self, seconds: float, what: str) -> bool:
         """Sleep a scripted wait; refuse one the session's time limit cannot hold.
 
@@ -423,13 +456,14 @@ class _Connection:
             self.channel.close()
             return False
         self.waited += seconds
-        await asyncio.sleep(seconds)
+        await self._sleep(seconds)
         return True
 
     async def _send(self, action: Send, faults: list[Fault] | None = None) -> bool:
         where = f" (line {action.line})" if action.line else ""
         if action.delay and not await self._wait(action.delay, f"the delay before a write{where}"):
             return False
+        self.greeted = True
         for pause, piece in write_pieces(action, faults or ()):
             if pause and not await self._wait(pause, f"a pause inside a write{where}"):
                 return False

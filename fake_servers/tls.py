@@ -45,12 +45,20 @@ class TlsMaterial:
     def __init__(self) -> None:
         self._ca = trustme.CA(organization_name="smtp-harness test CA")
         self._leaf = self._ca.issue_cert(*SERVER_NAMES)
-        fd, self.ca_path = tempfile.mkstemp(prefix="smtp-harness-ca-", suffix=".pem")
-        with os.fdopen(fd, "wb") as f:
-            f.write(self._ca.cert_pem.bytes())
+        self._ca_path: str | None = None  # written on first use: a plain-only run leaves none
         self._server_contexts: dict[Certificate, ssl.SSLContext] = {}
         self._client_context: ssl.SSLContext | None = None
         self._closed = False
+
+    @property
+    def ca_path(self) -> str:
+        """The CA certificate as a PEM file (made on first use, removed by ``close``)."""
+        with self._lock:
+            if self._ca_path is None:
+                fd, self._ca_path = tempfile.mkstemp(prefix="smtp-harness-ca-", suffix=".pem")
+                with os.fdopen(fd, "wb") as f:
+                    f.write(self._ca.cert_pem.bytes())
+            return self._ca_path
 
     @classmethod
     def shared(cls) -> TlsMaterial:
@@ -87,8 +95,9 @@ class TlsMaterial:
         """Delete the CA file."""
         if not self._closed:
             self._closed = True
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.ca_path)
+            if self._ca_path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._ca_path)
 
 
 def describe(certificate: Certificate) -> str:

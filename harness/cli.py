@@ -10,7 +10,9 @@ import argparse
 import asyncio
 import random
 import re
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -34,7 +36,7 @@ from harness.report.text import format_failure, format_result_line, format_summa
 from harness.results import Result
 from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
 from harness.scenario.model import Scenario, TlsMode
-from harness.serving import serve_profile
+from harness.serving import port_number, serve_profile
 from harness.subcommands import importing, record, schema
 
 if TYPE_CHECKING:
@@ -91,6 +93,7 @@ def _run_one_client(
     faults: tuple[Fault, ...] = (),
     seed: int = 0,
     strict: bool = False,
+    show_secrets: bool = False,
 ) -> list[Result]:
     from harness.runner import default_jobs, run_scenarios  # imports the servers: only when running
 
@@ -108,6 +111,7 @@ def _run_one_client(
             on_result=judged,
             faults=faults,
             seed=seed,
+            show_secrets=show_secrets,
         )
     )
 
@@ -145,7 +149,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         results = _run_one_client(
-            scenarios, args.client, args.deviations, show, args.jobs, faults, seed, args.strict
+            scenarios,
+            args.client,
+            args.deviations,
+            show,
+            args.jobs,
+            faults,
+            seed,
+            args.strict,
+            args.show_secrets,
         )
     finally:
         progress.close()
@@ -188,7 +200,13 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         progress = Progress(len(scenarios), client)
         try:
             results = _run_one_client(
-                scenarios, client, args.deviations, progress.advance, args.jobs, strict=args.strict
+                scenarios,
+                client,
+                args.deviations,
+                progress.advance,
+                args.jobs,
+                strict=args.strict,
+                show_secrets=args.show_secrets,
             )
         finally:
             progress.close()
@@ -253,13 +271,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from fake_servers.scripted import ScriptedServer
     from fake_servers.tls import TlsMaterial
     from harness.serving import (
+        LiveTranscript,
         SessionTally,
         SessionWatch,
+        listen,
         message_file,
         scenario_guide,
         show_waits,
     )
-    from harness.transcript import Entry, display_lines
+    from harness.transcript import Entry
 
     if args.profile:
         return serve_profile(args)
@@ -267,41 +287,51 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ScenarioError("serve needs a scenario (a file or a corpus id) or --profile NAME")
     scenario = _scenario_arg(args.file)
 
+    credentials = scenario.client.auth
+    shown = LiveTranscript(
+        show_secrets=args.show_secrets,
+        known=(credentials.password, credentials.token) if credentials else (),
+    )
+
     def live(session: Session, entry: Entry) -> None:
-        n = session.number
         if len(session.transcript.entries) == 1:
-            print(f"--- session {n}: a client connected", flush=True)
-        lock = "tls " if entry.tls else "    "
-        for line in display_lines(entry.data):
-            print(f"[{n}] {entry.at:7.3f} {lock}{entry.direction.value}: {line}", flush=True)
+            print(f"--- session {session.number}: a client connected", flush=True)
+        for line in shown.lines(session.number, entry):
+            print(line, flush=True)
 
     async def serve() -> int:
         tls = TlsMaterial.shared()
         server = ScriptedServer(scenario, tls=tls, port=args.port, on_entry=live)
-        await server.start()
-        mode = scenario.client.tls.value
-        print(f"serving {scenario.id} on {server.host}:{server.port} (TLS: {mode})", flush=True)
-        uses_tls = (
-            scenario.client.tls is not TlsMode.NONE or "tls" in repr(scenario.exchange).lower()
-        )
-        if uses_tls:
-            print(f"CA certificate for clients: {tls.ca_path}", flush=True)
-        eml = message_file(scenario, tls.ca_path) if scenario.client.sends else None
-        print(
-            scenario_guide(
-                scenario,
-                host=server.host,
-                port=server.port,
-                ca_path=tls.ca_path if uses_tls else None,
-                message_path=eml,
-            ),
-            flush=True,
-        )
-        print("Ctrl-C to stop" + (" (exits after one session)" if args.once else ""), flush=True)
-        watch = SessionWatch(server.sessions)
+        await listen(server.start(), args.port)
+        # Everything after the server is up runs under the finally: a signal at any point
+        # still removes the message file and closes the server.
         tally = SessionTally()
-        shown_wait: dict[int, int] = {}  # session number -> transcript length when last shown
+        eml: Path | None = None
         try:
+            mode = scenario.client.tls.value
+            print(f"serving {scenario.id} on {server.host}:{server.port} (TLS: {mode})", flush=True)
+            uses_tls = (
+                scenario.client.tls is not TlsMode.NONE or "tls" in repr(scenario.exchange).lower()
+            )
+            if uses_tls:
+                print(f"CA certificate for clients: {tls.ca_path}", flush=True)
+            if scenario.client.sends:
+                eml = message_file(scenario)
+            print(
+                scenario_guide(
+                    scenario,
+                    host=server.host,
+                    port=server.port,
+                    ca_path=tls.ca_path if uses_tls else None,
+                    message_path=eml,
+                ),
+                flush=True,
+            )
+            print(
+                "Ctrl-C to stop" + (" (exits after one session)" if args.once else ""), flush=True
+            )
+            watch = SessionWatch(server.sessions)
+            shown_wait: dict[int, int] = {}  # session number -> transcript length when last shown
             while True:
                 await asyncio.sleep(0.05)
                 show_waits(
@@ -317,9 +347,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     shown_wait.pop(seen, None)
                     if session.failure is not None:
                         f = session.failure
-                        print(
-                            f"[{seen}] verdict: FAIL - {f.message}; expected {f.expected} (line {f.line}); {f.hint}"
-                        )
+                        text = f"{f.message}; expected {f.expected} (line {f.line}); {f.hint}"
+                        print(f"[{seen}] verdict: FAIL - {shown.hide(seen, text)}")
                         tally.add("failed")
                     elif session.complete:
                         print(f"[{seen}] verdict: PASS - the client followed the script")
@@ -330,6 +359,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                             + " | ".join(session.pending)
                         )
                         tally.add("failed")
+                    shown.forget(seen)
                     if args.once:
                         return EXIT_FAILED if "failed" in tally.counts else EXIT_OK
         finally:
@@ -468,6 +498,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="non-strict results (a SHOULD not followed) fail the run too",
     )
+    run.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="show AUTH responses, passwords and tokens in reports (hidden by default)",
+    )
     run.set_defaults(func=cmd_run)
 
     matrix = sub.add_parser(
@@ -497,6 +532,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="non-strict results (a SHOULD not followed) fail the run too",
     )
+    matrix.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="show AUTH responses, passwords and tokens in reports (hidden by default)",
+    )
     matrix.set_defaults(func=cmd_matrix)
 
     serve = sub.add_parser(
@@ -523,9 +563,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --profile: a failure knob, e.g. rcpt=550, rcpt#2=550, data=stall, greylist",
     )
     serve.add_argument(
-        "--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)"
+        "--port", type=port_number, default=0, help="port on 127.0.0.1 (default: any free port)"
     )
     serve.add_argument("--once", action="store_true", help="exit after the first session")
+    serve.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="show AUTH responses, passwords and tokens in the live transcript and verdicts (hidden by default)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     coverage = sub.add_parser(
@@ -571,8 +616,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds as Ctrl-C does: temporary files removed, summary printed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM (kill, CI cancelling) and SIGHUP (terminal closed) end the run the way Ctrl-C does,
+    # so the CA and message files in /tmp are removed; by default they would kill the process
+    # before atexit runs.
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                number = getattr(signal, name)
+                previous[number] = signal.signal(number, _stop_on_signal)
     try:
         return int(args.func(args))
     except (ScenarioError, AdapterError) as exc:
@@ -581,6 +639,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly
         sys.stderr.close()
         return EXIT_OK
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 if __name__ == "__main__":

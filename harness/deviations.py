@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.corpus import report_path
-from harness.errors import ScenarioError
 from harness.results import Result, Verdict
-from harness.yaml_nodes import compose, node_line
+from harness.yaml_nodes import compose, node_line, read_yaml_text
 
 __all__ = ["Deviation", "apply_deviations", "builtin_deviations_path", "load_deviations"]
 
@@ -68,10 +67,7 @@ def load_deviations(path: str | Path, *, client: str | None = None) -> dict[str,
         ScenarioError: the file is invalid, or lists another client than ``client``.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"cannot read the deviations file: {exc}", path=str(p)) from None
+    text = read_yaml_text(p, "deviations file")
     root, r = compose(text, str(p))
     keys = r.mapping(root, "", ("client", "deviations"), required=("client", "deviations"))
     named = r.string(keys["client"], "client")
@@ -113,7 +109,7 @@ def deviations_for(client: str, extra: Iterable[str | Path] = ()) -> dict[str, D
 
 def entries_client(path: str | Path) -> str:
     """The client a deviations file is for (its ``client`` key)."""
-    root, r = compose(Path(path).read_text(encoding="utf-8"), str(path))
+    root, r = compose(read_yaml_text(path, "deviations file"), str(path))
     keys = r.mapping(root, "", ("client", "deviations"), required=("client", "deviations"))
     return r.string(keys["client"], "client")
 

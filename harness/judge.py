@@ -65,6 +65,7 @@ class SessionEvidence:
     helo_for_ehlo: tuple[str, ...] | None = None
     helo_after_tls: bool = False
     harness_error: str = ""
+    talked_first: bool = False  # the client sent bytes before the (delayed) greeting
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -259,6 +260,15 @@ def _judge_outcome(ev: Evidence, session: SessionEvidence) -> Result:
                     _outcome_level(ev),
                     f"operation replies were {got}; expected {[str(c) for c in expect.replies]}",
                 )
+    if session.talked_first:
+        return _result(
+            ev,
+            Verdict.NON_STRICT,
+            "the client sent commands before the server's greeting; RFC 5321 §4.3.1: \"The "
+            'sender SHOULD wait for this greeting message before sending any commands."',
+            rule="R-GREET-2",
+            notes=notes,
+        )
     if session.helo_after_tls:
         return _result(
             ev,

@@ -66,6 +66,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="non-strict results (a SHOULD not followed) fail, as MUST failures do",
     )
+    group.addoption(
+        "--smtp-show-secrets",
+        action="store_true",
+        default=False,
+        help="show AUTH responses, passwords and tokens in reports (hidden by default)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -147,7 +153,10 @@ class ScenarioItem(pytest.Item):
         from harness.results import Verdict
         from harness.runner import run_scenario
 
-        result = asyncio.run(run_scenario(self.scenario, self._adapter()))
+        show_secrets = bool(self.config.getoption("smtp_show_secrets"))
+        result = asyncio.run(
+            run_scenario(self.scenario, self._adapter(), show_secrets=show_secrets)
+        )
         self.user_properties.append(("smtp_grade", result.verdict.value))
         strict = bool(self.config.getoption("smtp_strict"))
         if result.verdict is Verdict.SKIP:
@@ -315,7 +324,12 @@ def smtp_server_factory(
     started: list[ServerController] = []
 
     def make(source: Any) -> ServerController:
-        server = ServerController(_as_scenario(source), tls=smtp_tls, host=smtp_listen_host)
+        server = ServerController(
+            _as_scenario(source),
+            tls=smtp_tls,
+            host=smtp_listen_host,
+            show_secrets=bool(request.config.getoption("smtp_show_secrets")),
+        )
         server.start()
         started.append(server)
         _watch(request, server)
@@ -356,6 +370,7 @@ def smtp_profile(
     started: list[ProfileController] = []
 
     def make(profile: str, **options: Any) -> ProfileController:
+        options.setdefault("show_secrets", bool(request.config.getoption("smtp_show_secrets")))
         server = ProfileController(profile, tls=smtp_tls, host=smtp_listen_host, **options)
         server.start()
         started.append(server)

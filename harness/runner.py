@@ -14,10 +14,21 @@ from harness.adapters.base import ClientAdapter, Target, unsupported_reason
 from harness.faults import Fault, FaultPlan
 from harness.judge import Evidence, SessionEvidence, judge
 from harness.outcome import ClientOutcome
+from harness.redaction import redact_result
 from harness.results import Result, Verdict
-from harness.scenario.model import AnyOf, AuthStep, Limits, Scenario, Send, Step, Unordered
+from harness.scenario.model import (
+    AnyOf,
+    AuthStep,
+    ClientStep,
+    Delay,
+    Limits,
+    Scenario,
+    Send,
+    Step,
+    Unordered,
+)
 
-__all__ = ["default_jobs", "run_scenario", "run_scenarios"]
+__all__ = ["default_jobs", "expected_seconds", "run_scenario", "run_scenarios"]
 
 # After the client is done, how long the server may take to see the connection end.
 SESSION_GRACE = 1.0
@@ -32,13 +43,14 @@ async def run_scenario(
     tls: TlsMaterial | None = None,
     faults: tuple[Fault, ...] = (),
     seed: int = 0,
+    show_secrets: bool = False,
 ) -> Result:
     """Serve ``scenario`` on a fresh loopback port, run ``adapter`` against it, and judge.
 
     The verdict is reached within ``limits.total`` plus ``limits.read`` and the grace,
     whatever the client does. ``faults`` (added to the scenario's own) and ``seed`` make a
     reproducible fault-injection run (see harness.faults). The runner only gathers evidence;
-    harness.judge decides.
+    harness.judge decides. Credentials are hidden in the result unless ``show_secrets``.
     """
     started = time.monotonic()
     reason = unsupported_reason(adapter, scenario)
@@ -95,7 +107,7 @@ async def run_scenario(
     result = judge(evidence)
     result.notes = notes + result.notes
     result.duration = time.monotonic() - started
-    return result
+    return result if show_secrets else redact_result(result)
 
 
 def _session_evidence(session: Session) -> SessionEvidence:
@@ -111,6 +123,7 @@ def _session_evidence(session: Session) -> SessionEvidence:
         helo_for_ehlo=session.helo_for_ehlo,
         helo_after_tls=session.helo_after_tls,
         harness_error=session.harness_error,
+        talked_first=session.talked_first,
     )
 
 
@@ -122,6 +135,29 @@ def _grace(watcher: asyncio.Future[Session | None], limits: Limits) -> float:
     if session is not None and session.failure is not None:
         return min(FAILED_SESSION_GRACE, limits.grace)
     return limits.grace
+
+
+def expected_seconds(scenario: Scenario) -> float:
+    """The time a scenario's own waits take at least (delays, pauses, silences, the client's
+    timeout where the task has one): for starting the longest first, not a limit."""
+
+    def walk(steps: tuple[Step, ...]) -> float:
+        total = 0.0
+        for step in steps:
+            if isinstance(step, Send):
+                pieces = len(step.data) if step.every_byte else len(step.split or ()) + 1
+                total += step.delay + step.pause * (pieces - 1)
+            elif isinstance(step, Delay) or (
+                isinstance(step, ClientStep) and step.kind == "silence"
+            ):
+                total += step.seconds
+            elif isinstance(step, AnyOf):
+                total += max((walk(b) for b in step.branches), default=0.0)
+            elif isinstance(step, Unordered):
+                total += sum(walk(g) for g in step.groups)
+        return total
+
+    return walk(scenario.exchange) + (scenario.client.timeout or 0.0)
 
 
 def _count_writes(steps: tuple[Step, ...]) -> int:
@@ -198,6 +234,7 @@ async def run_scenarios(
     on_result: Callable[[Result], None] | None = None,
     faults: tuple[Fault, ...] = (),
     seed: int = 0,
+    show_secrets: bool = False,
 ) -> list[Result]:
     """Run scenarios with one adapter, up to ``jobs`` at a time, each on its own port.
 
@@ -210,9 +247,16 @@ async def run_scenarios(
 
     async def one(scenario: Scenario) -> Result:
         async with gate:
-            return await run_scenario(scenario, adapter, tls=tls, faults=faults, seed=seed)
+            return await run_scenario(
+                scenario, adapter, tls=tls, faults=faults, seed=seed, show_secrets=show_secrets
+            )
 
-    tasks = [asyncio.ensure_future(one(s)) for s in todo]
+    # The longest scenarios take the gate first (tasks queue on it in creation order), so a
+    # 3-second scenario does not start last and hold the whole run up; results still come back
+    # in the given order.
+    by_length = sorted(range(len(todo)), key=lambda i: -expected_seconds(todo[i]))
+    started = {i: asyncio.ensure_future(one(todo[i])) for i in by_length}
+    tasks = [started[i] for i in range(len(todo))]
     results = []
     try:
         for task in tasks:

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from harness.errors import ScenarioError
+from harness.redaction import Redactor, redact_text
 from harness.scenario.model import ClientStep, Scenario, TlsMode
 from harness.transcript import Direction, Transcript, display_lines
 
@@ -29,9 +32,12 @@ S = TypeVar("S", bound="_Numbered")
 
 __all__ = [
     "SESSIONS_KEPT",
+    "LiveTranscript",
     "SessionTally",
     "SessionWatch",
+    "listen",
     "message_file",
+    "port_number",
     "profile_guide",
     "scenario_guide",
     "serve_profile",
@@ -46,13 +52,14 @@ _COMPARE = {
 }
 
 
-def message_file(scenario: Scenario, ca_path: str | Path) -> Path:
-    """Write the scenario's message next to the CA file (``<ca name>-<id>.eml``); return it."""
+def message_file(scenario: Scenario) -> Path:
+    """Write the scenario's message to a temporary ``smtp-harness-<id>-*.eml``; return it (the
+    caller removes it)."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", scenario.id)
-    ca = Path(ca_path)
-    path = ca.with_name(f"{ca.stem}-{safe}.eml")
-    path.write_bytes(scenario.client.message)
-    return path
+    fd, name = tempfile.mkstemp(prefix=f"smtp-harness-{safe}-", suffix=".eml")
+    with os.fdopen(fd, "wb") as f:
+        f.write(scenario.client.message)
+    return Path(name)
 
 
 def _data_step(scenario: Scenario) -> ClientStep | None:
@@ -166,6 +173,64 @@ class SessionTally:
         return f"summary: {self.total} session(s): {parts}"
 
 
+def port_number(text: str) -> int:
+    """``--port``: a TCP port, 0 (any free one) to 65535; anything else is argparse's clear error."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
+    return port
+
+
+async def listen(start: Awaitable[None], port: int) -> None:
+    """Start a server; a port in use or not allowed is one clear error, not a traceback."""
+    try:
+        await start
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ScenarioError(
+            f"cannot listen on 127.0.0.1:{port}: {reason}", field="--port"
+        ) from None
+
+
+class LiveTranscript:
+    """The lines ``serve`` prints as a session goes, with AUTH responses, passwords and tokens
+    hidden unless ``show_secrets`` (one Redactor per session: a secret's place depends on what
+    came before it in that session)."""
+
+    def __init__(self, *, show_secrets: bool = False, known: Iterable[str] = ()) -> None:
+        self.show_secrets = show_secrets
+        self._known = tuple(known)
+        self._redactors: dict[int, Redactor] = {}
+
+    def lines(self, number: int, entry: Entry) -> list[str]:
+        """The printed lines for one write of session ``number``."""
+        data = entry.data
+        if not self.show_secrets:
+            data = self._redactor(number).feed(entry.direction, data)
+        lock = "tls " if entry.tls else "    "
+        return [
+            f"[{number}] {entry.at:7.3f} {lock}{entry.direction.value}: {line}"
+            for line in display_lines(data)
+        ]
+
+    def hide(self, number: int, text: str) -> str:
+        """``text`` about session ``number`` (a verdict, a finding) without its secrets."""
+        if self.show_secrets:
+            return text
+        return redact_text(text, self._redactor(number).secrets)
+
+    def forget(self, number: int) -> None:
+        self._redactors.pop(number, None)
+
+    def _redactor(self, number: int) -> Redactor:
+        if number not in self._redactors:
+            self._redactors[number] = Redactor(self._known)
+        return self._redactors[number]
+
+
 class _Numbered(Protocol):
     number: int
     done: asyncio.Event
@@ -240,15 +305,13 @@ def serve_profile(args: argparse.Namespace) -> int:
         else:
             fail[stage] = value
 
+    shown = LiveTranscript(show_secrets=args.show_secrets, known=users.values() if users else ())
+
     def live(session: ProfileSession, entry: Entry) -> None:
         if len(session.transcript.entries) == 1:
             print(f"--- session {session.number}: a client connected", flush=True)
-        lock = "tls " if entry.tls else "    "
-        for line in display_lines(entry.data):
-            print(
-                f"[{session.number}] {entry.at:7.3f} {lock}{entry.direction.value}: {line}",
-                flush=True,
-            )
+        for line in shown.lines(session.number, entry):
+            print(line, flush=True)
 
     async def serve() -> int:
         try:
@@ -257,7 +320,7 @@ def serve_profile(args: argparse.Namespace) -> int:
             )
         except (KeyError, ValueError) as exc:
             raise ScenarioError(str(exc).strip("'\"")) from None
-        await server.start()
+        await listen(server.start(), args.port)
         p = server.profile
         print(
             profile_guide(
@@ -301,7 +364,8 @@ def serve_profile(args: argparse.Namespace) -> int:
                             f"[{seen}] message: <{m.mail_from}> to {', '.join(f'<{r}>' for r in m.rcpt_to)}, {len(m.content)} octets, Subject: {subject}"
                         )
                     for f in session.findings:
-                        print(f"[{seen}] " + f.render().replace("\n", f"\n[{seen}] "))
+                        text = shown.hide(seen, f.render())
+                        print(f"[{seen}] " + text.replace("\n", f"\n[{seen}] "))
                     failed = any(f.fails for f in session.findings)
                     print(
                         f"[{seen}] ended: {session.ended}; {len(session.messages)} message(s); {'FAIL' if failed else 'no wire rule broken'}"
@@ -310,6 +374,7 @@ def serve_profile(args: argparse.Namespace) -> int:
                     # printed: drop it, so a long serve holds no more than the sessions still open
                     session.transcript.entries.clear()
                     session.messages.clear()
+                    shown.forget(seen)
                     if args.once:
                         return EXIT_FAILED if failed else EXIT_OK
         finally:

@@ -3,14 +3,32 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from harness.errors import ScenarioError
 
-__all__ = ["NodeReader", "compose", "node_kind", "node_line"]
+# No wait in a test harness needs more than an hour; a larger one is a typo or an attack.
+MAX_SECONDS = 3600.0
+
+__all__ = ["NodeReader", "compose", "node_kind", "node_line", "read_yaml_text"]
+
+# Bounds on what a hand-written file may need; beyond them it is hostile or broken.
+MAX_DEPTH = 64
+# The largest scenario has about 1,000 values; an alias counts once per use.
+MAX_NODES = 50_000
+# Only the plain YAML types: explicit tags (!!int abc, !foo, !!python/...) and timestamps are refused.
+_PLAIN_TAGS = frozenset(
+    "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge")
+)
+_RESOLVER = yaml.resolver.Resolver()
+# C0 controls other than tab, newline and carriage return, and DEL.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class NodeReader:
@@ -67,10 +85,16 @@ class NodeReader:
             return str(value)
         raise self.error(node, field, f"expected a string, got {type(value).__name__} {value!r}")
 
-    def number(self, node: yaml.Node, field: str, *, minimum: float = 0.0) -> float:
+    def number(
+        self, node: yaml.Node, field: str, *, minimum: float = 0.0, maximum: float = MAX_SECONDS
+    ) -> float:
         value = self.scalar(node, field)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(node, field, f"expected a number of seconds, got {value!r}")
+        if not math.isfinite(value):  # .nan compares false with everything: it would pass below
+            raise self.error(node, field, f"expected a finite number of seconds, got {value!r}")
+        if value > maximum:
+            raise self.error(node, field, f"must be at most {maximum:g} seconds, got {value!r}")
         if value < minimum:
             raise self.error(node, field, f"must be at least {minimum}, got {value!r}")
         return float(value)
@@ -125,6 +149,15 @@ def compose(text: str, path: str) -> tuple[yaml.Node, NodeReader]:
         ScenarioError: invalid YAML or an empty document, with file and line.
     """
     try:
+        return _compose(text, path)
+    except RecursionError:
+        raise ScenarioError(
+            f"nesting deeper than {MAX_DEPTH} levels", path=path, line=_deep_line(text)
+        ) from None
+
+
+def _compose(text: str, path: str) -> tuple[yaml.Node, NodeReader]:
+    try:
         loader = _Loader(text)
         root = loader.get_single_node()
     except yaml.MarkedYAMLError:
@@ -141,4 +174,100 @@ def compose(text: str, path: str) -> tuple[yaml.Node, NodeReader]:
             ) from None
     if root is None:
         raise ScenarioError("the file is empty", path=path, line=1)
+    _check_nodes(root, path)
     return root, NodeReader(path, loader)
+
+
+def read_yaml_text(path: str | Path, what: str) -> str:
+    """The file's text as UTF-8; a bad byte or a control character is an error with its line.
+
+    Raises:
+        ScenarioError: unreadable, not UTF-8, or holding control characters.
+    """
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"cannot read the {what}: {exc}", path=str(p)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"not UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded",
+            path=str(p),
+            line=data.count(b"\n", 0, exc.start) + 1,
+        ) from None
+    bad = _CONTROL.search(text)
+    if bad:
+        raise ScenarioError(
+            f"control character {bad.group()!r} in the file; write it as an escape in a quoted string",
+            path=str(p),
+            line=text.count("\n", 0, bad.start()) + 1,
+        )
+    return text
+
+
+def _deep_line(text: str) -> int | None:
+    """The line where nesting first passes MAX_DEPTH, from the (non-recursive) event stream."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return int(event.start_mark.line) + 1 if event.start_mark else None
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def _check_nodes(root: yaml.Node, path: str) -> None:
+    """Bound alias expansion (billion laughs) and depth; refuse tags and lone surrogates.
+
+    Walks iteratively so a deep file cannot exhaust the stack; an alias is walked once per use.
+    """
+    visits = 0
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        line = int(node.start_mark.line) + 1
+        visits += 1
+        if visits > MAX_NODES:
+            raise ScenarioError(
+                f"more than {MAX_NODES} values once aliases are expanded (an alias bomb?)",
+                path=path,
+                line=line,
+            )
+        if depth > MAX_DEPTH:
+            raise ScenarioError(f"nesting deeper than {MAX_DEPTH} levels", path=path, line=line)
+        if node.tag not in _PLAIN_TAGS:
+            raise ScenarioError(
+                f"YAML tag {node.tag!r} is not supported; write a plain string, number, "
+                "true/false, list or mapping",
+                path=path,
+                line=line,
+            )
+        if isinstance(node, yaml.ScalarNode):
+            plain = not node.style  # libyaml gives "" for a plain scalar, PyYAML None
+            resolved = _RESOLVER.resolve(yaml.ScalarNode, node.value, (plain, not plain))  # type: ignore[no-untyped-call]
+            if node.tag != resolved and not node.tag.endswith(":merge"):
+                raise ScenarioError(
+                    f"explicit YAML tag {node.tag!r} on {node.value!r} is not supported",
+                    path=path,
+                    line=line,
+                )
+            try:
+                # U+DC80..U+DCFF are raw bytes (surrogateescape), which the writer emits on purpose.
+                node.value.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                raise ScenarioError(
+                    f"lone surrogate in {node.value!r}; not a valid character", path=path, line=line
+                ) from None
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, depth + 1) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.append((key, depth + 1))
+                stack.append((value, depth + 1))

@@ -139,6 +139,9 @@ def test_a_profile_takes_any_envelope_and_reports_each_message(serve) -> None:
         (["--profile", "gmail", "--fail", "rpct=550"], "unknown stage"),
         (["auth.logn"], "did you mean auth.login"),
         ([], "serve needs a scenario (a file or a corpus id) or --profile NAME"),
+        (["basic.null-sender", "--port", "-1"], "a port is 0 to 65535, got -1"),
+        (["--profile", "gmail", "--port", "70000"], "a port is 0 to 65535, got 70000"),
+        (["basic.null-sender", "--port", "abc"], "expected a port number, got 'abc'"),
     ],
 )
 def test_bad_serve_arguments_are_clear_errors(serve, args: list[str], words: str) -> None:
@@ -164,3 +167,53 @@ def test_control_bytes_from_a_client_reach_the_terminal_escaped(serve) -> None:
         shown = "\n".join(s.lines)
         assert "\x1b" not in shown and "\x07" not in shown, shown
         assert "EHLO \\x1b]0;owned\\x07evil.example" in shown, shown
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_serve_stopped_by_a_signal_removes_its_files_and_prints_no_traceback(
+    tmp_path: Path, signame: str
+) -> None:
+    """kill and a closed terminal end ``serve`` as Ctrl-C does: the CA and message files in the
+    temporary folder are removed, the summary printed, no traceback. A plain scenario makes no
+    CA file at all."""
+    import os
+    import signal
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    command = [sys.executable, "-c", "from harness.cli import main; raise SystemExit(main())"]
+    for scenario, has_ca in (
+        ("servers.gmail.starttls-587-send", True),
+        ("basic.null-sender", False),
+    ):
+        proc = subprocess.Popen(
+            [*command, "serve", scenario],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("Ctrl-C to stop"):
+                break
+        made = sorted(p.name for p in tmp_path.iterdir())
+        assert any(n.startswith("smtp-harness-ca-") for n in made) is has_ca, made
+        proc.send_signal(getattr(signal, signame))
+        out = proc.communicate(timeout=TIMEOUT)[0]
+        assert proc.returncode == 0, out
+        assert "Traceback" not in out and "summary: no client connected" in out, out
+        assert list(tmp_path.iterdir()) == [], sorted(p.name for p in tmp_path.iterdir())
+
+
+def test_a_port_in_use_is_a_clear_error(serve) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for args in (["basic.null-sender"], ["--profile", "gmail"]):
+            code, out = serve(*args, "--port", port).finish()
+            assert code == 2, out
+            assert f"cannot listen on 127.0.0.1:{port}" in out and "address already in use" in out
+            assert "Traceback" not in out, out

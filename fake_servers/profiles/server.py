@@ -42,6 +42,7 @@ from fake_servers.tls import TlsMaterial
 from harness.errors import RemoteProtocolError
 from harness.protocol.commands import Command, CommandParser
 from harness.protocol.events import ConnectionClosed, DataReceived, NeedData
+from harness.redaction import redact_text, redact_transcript, session_secrets
 from harness.transcript import Direction, Entry, Transcript
 
 __all__ = ["ProfileController", "ProfileServer", "ProfileSession"]
@@ -355,6 +356,8 @@ class ProfileController(ThreadedServer[ProfileServer]):
 
     def __init__(self, profile: Profile | str, **kwargs: Any) -> None:
         ready_timeout = kwargs.pop("ready_timeout", 5.0)
+        # AUTH responses, passwords and tokens are hidden in findings and transcripts unless True
+        self.show_secrets = bool(kwargs.pop("show_secrets", False))
         super().__init__(ProfileServer(profile, **kwargs), ready_timeout=ready_timeout)
 
     @property
@@ -432,8 +435,23 @@ class ProfileController(ThreadedServer[ProfileServer]):
             ]
             lines += [f.render() for f in s.findings]
             lines.append("transcript (time, TLS, S=server C=client *=harness):")
-            sections.append((title, "\n".join(lines) + "\n" + s.transcript.render()))
+            transcript = s.transcript
+            if not self.show_secrets:
+                transcript, _ = redact_transcript(transcript, self._known_secrets())
+            text = self.redact("\n".join(lines)) + "\n" + transcript.render()
+            sections.append((title, text))
         return sections
+
+    def redact(self, text: str) -> str:
+        """``text`` without the credentials any session sent, unless show_secrets."""
+        if self.show_secrets:
+            return text
+        return redact_text(
+            text, session_secrets((s.transcript for s in self.sessions), self._known_secrets())
+        )
+
+    def _known_secrets(self) -> tuple[str, ...]:
+        return tuple(self.server.users.values()) if self.server.users else ()
 
     def assert_followed(self, timeout: float = 10.0) -> None:
         """Raise if any session broke a wire rule (findings graded ``fail``).

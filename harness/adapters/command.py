@@ -25,10 +25,10 @@ from pathlib import Path
 import yaml
 
 from harness.adapters.base import Capabilities, Target
-from harness.errors import AdapterError, ScenarioError
+from harness.errors import AdapterError
 from harness.outcome import ClientOutcome
 from harness.scenario.model import ClientTask, Outcome, TlsMode
-from harness.yaml_nodes import NodeReader, compose
+from harness.yaml_nodes import NodeReader, compose, read_yaml_text
 
 __all__ = [
     "PLACEHOLDERS",
@@ -134,10 +134,7 @@ class CommandConfig:
             ScenarioError: the file is unusable (with file:line and field).
         """
         p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ScenarioError(f"cannot read the client config: {exc}", path=str(p)) from None
+        text = read_yaml_text(p, "client config")
         root, r = compose(text, str(p))
         keys = r.mapping(
             root,

@@ -47,7 +47,7 @@ from harness.scenario.model import (
 )
 from harness.scenario.patterns import compile_pattern
 from harness.scenario.regex_bounds import check_bounded
-from harness.yaml_nodes import NodeReader, compose, node_line
+from harness.yaml_nodes import NodeReader, compose, node_line, read_yaml_text
 
 __all__ = [
     "SUPPORTED_VERSION",
@@ -256,6 +256,10 @@ def _limits(r: NodeReader, node: yaml.Node) -> Limits:
         value = r.scalar(keys[key], f"limits.{key}")
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise r.error(keys[key], f"limits.{key}", f"expected a number of octets, got {value!r}")
+        if value > MAX_OCTETS:  # the limit is what keeps the server's memory bounded
+            raise r.error(
+                keys[key], f"limits.{key}", f"must be at most {MAX_OCTETS} octets, got {value}"
+            )
         return value
 
     return Limits(
@@ -274,6 +278,9 @@ def _limits(r: NodeReader, node: yaml.Node) -> Limits:
 
 
 # --- exchange --------------------------------------------------------------------------------
+
+# A line or message limit above 1 GiB would let one session take the machine's memory.
+MAX_OCTETS = 2**30
 
 _STEP_KINDS = ("server", "raw", "client", "auth", "tls", "delay", "close", "any_of", "unordered")
 
@@ -658,10 +665,7 @@ def load_scenario(path: str | Path | None = None, *, id: str | None = None) -> S
     if path is None:
         raise TypeError("load_scenario() needs a path or id=...")
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read the file: {exc}", path=str(p)) from None
+    text = read_yaml_text(p, "file")
     # Errors name the file as given; the scenario, for reports, as harness.corpus.report_path does.
     return replace(parse_scenario(text, str(p)), path=report_path(p))
 

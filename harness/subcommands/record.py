@@ -15,6 +15,7 @@ from harness.importers.build import Origin, build_scenario
 from harness.importers.secrets import Redactor
 from harness.record.proxy import RecordingError, RecordingProxy
 from harness.scenario.model import Scenario
+from harness.serving import port_number
 from harness.subcommands.importing import scenario_text
 
 __all__ = ["record_session", "register"]
@@ -90,7 +91,11 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--upstream", required=True, metavar="HOST:PORT", help="the real server")
     parser.add_argument(
-        "--listen", type=int, default=0, metavar="PORT", help="port on 127.0.0.1 (default: any)"
+        "--listen",
+        type=port_number,
+        default=0,
+        metavar="PORT",
+        help="port on 127.0.0.1 (default: any)",
     )
     parser.add_argument(
         "--upstream-ca", metavar="FILE", help="CA file to verify the server's STARTTLS certificate"

@@ -29,8 +29,10 @@ def tls_material() -> Iterator[TlsMaterial]:
     material.close()
 
 
-def run(scenario: Scenario, adapter: ClientAdapter, tls: TlsMaterial) -> Result:
-    return asyncio.run(run_scenario(scenario, adapter, tls=tls))
+def run(
+    scenario: Scenario, adapter: ClientAdapter, tls: TlsMaterial, *, show_secrets: bool = False
+) -> Result:
+    return asyncio.run(run_scenario(scenario, adapter, tls=tls, show_secrets=show_secrets))
 
 
 class RawClient:

@@ -59,7 +59,7 @@ def test_cancelling_the_xoauth2_error_gets_501_and_is_no_failure(tls_material: T
 def test_a_wrong_token_fails(tls_material: TlsMaterial) -> None:
     ir = xoauth2_response("a@example.com", "stale")
     client = RawClient(READ, b"EHLO c.example.com\r\n", READ, b"AUTH XOAUTH2 " + ir + b"\r\n", READ)
-    result = run(parse_scenario(XOAUTH2, "x.yaml"), client, tls_material)
+    result = run(parse_scenario(XOAUTH2, "x.yaml"), client, tls_material, show_secrets=True)
     assert result.verdict is Verdict.FAIL
     assert result.failure is not None and "token='stale'" in result.failure.actual
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from fake_servers.tls import TlsMaterial
+
 from .upstream import Upstream, upstream
 
 

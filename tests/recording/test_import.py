@@ -19,6 +19,7 @@ from harness.results import Verdict
 from harness.runner import run_scenario
 from harness.scenario.loader import load_scenario
 from harness.subcommands.importing import import_transcript, scenario_text
+
 from . import clients
 from .upstream import PASSWORD, TOKEN, USER, Upstream
 

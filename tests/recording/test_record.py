@@ -24,6 +24,7 @@ from harness.scenario.loader import load_scenario, parse_scenario
 from harness.scenario.model import Send
 from harness.subcommands.importing import scenario_text
 from harness.subcommands.record import record_session
+
 from . import clients
 from .test_import import assert_no_secret
 from .upstream import PASSWORD, USER, Upstream

@@ -28,6 +28,7 @@ from harness.corpus import corpus_path
 from harness.errors import ScenarioError
 from harness.scenario.loader import iter_scenario_files, parse_scenario
 from harness.schema import SCHEMAS, load_schema, schema_path
+
 from .mutations import mutations
 
 ROOT = Path(__file__).resolve().parents[2]

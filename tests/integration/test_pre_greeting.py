@@ -1,0 +1,70 @@
+"""Input before the greeting is checked in every scenario that holds its greeting back (issue 12
+item 7), not only those with a ``silence`` step: a client that talks first breaks a SHOULD
+(RFC 5321 §4.3.1), graded non-strict; what it sent is still played after the greeting."""
+
+from __future__ import annotations
+
+from fake_servers.tls import TlsMaterial
+from harness.adapters.reference import ReferenceAdapter
+from harness.report.text import format_failure
+from harness.results import Verdict
+from harness.scenario.loader import parse_scenario
+
+from .conftest import READ, RawClient, run
+
+HELD_GREETING = """
+version: 1
+id: test.held-greeting
+limits: {total: 5, read: 2}
+client: {mail_from: a@example.com, rcpt_to: [b@example.com]}
+expect: {outcome: delivered}
+exchange:
+  - delay: 0.4
+  - server: "220 slow.example.com ESMTP"
+  - client: "EHLO {domain}"
+  - server: "250 slow.example.com"
+  - client: "MAIL FROM:<a@example.com>"
+  - server: "250 ok"
+  - client: "RCPT TO:<b@example.com>"
+  - server: "250 ok"
+  - client: DATA
+  - server: "354 go"
+  - client: {data: message, compare: any}
+  - server: "250 queued"
+  - client: {match: QUIT, optional: true}
+  - server: "221 bye"
+"""
+
+SESSION = (
+    READ,
+    b"MAIL FROM:<a@example.com>\r\n",
+    READ,
+    b"RCPT TO:<b@example.com>\r\n",
+    READ,
+    b"DATA\r\n",
+    READ,
+    b"Subject: x\r\n\r\nhi\r\n.\r\n",
+    READ,
+    b"QUIT\r\n",
+    READ,
+)
+
+
+def test_a_client_that_talks_before_the_greeting_is_non_strict(tls_material: TlsMaterial) -> None:
+    scenario = parse_scenario(HELD_GREETING, "held.yaml")
+    # EHLO straight after connecting, then the greeting and the EHLO reply are read
+    client = RawClient(b"EHLO c.example.com\r\n", READ, *SESSION)
+    result = run(scenario, client, tls_material)
+    assert result.verdict is Verdict.NON_STRICT, format_failure(result)
+    assert result.rule == "R-GREET-2"
+    assert "SHOULD wait for this greeting" in result.message
+    assert "before the greeting" in result.transcript.render()
+
+
+def test_a_client_that_waits_for_the_held_greeting_passes(tls_material: TlsMaterial) -> None:
+    scenario = parse_scenario(HELD_GREETING, "held.yaml")
+    waits = RawClient(READ, b"EHLO c.example.com\r\n", *SESSION)
+    result = run(scenario, waits, tls_material)
+    assert result.verdict is Verdict.PASS, format_failure(result)
+    reference = run(scenario, ReferenceAdapter(), tls_material)
+    assert reference.verdict is Verdict.PASS, format_failure(reference)
