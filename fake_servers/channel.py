@@ -99,6 +99,20 @@ class Channel:
                 self._flush()  # send our alert, so the client learns why
                 raise
 
+    def half_close(self) -> None:
+        """Stop sending and keep reading: under TLS a close_notify first (RFC 8446 §6.1 lets the
+        peer go on sending after it), then the TCP FIN either way."""
+        if self._tls is not None:
+            try:
+                self._tls.unwrap()
+            except ssl.SSLWantReadError:  # sent ours; the client's close_notify is still to come
+                pass
+            except (ssl.SSLError, OSError):
+                pass
+            self._flush()
+        if self.writer.can_write_eof():
+            self.writer.write_eof()
+
     def close(self) -> None:
         """Close; if unsent data is stuck (a client that does not read), reset instead, so the
         socket does not outlive the session waiting for a reader that never comes."""

@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from fake_servers.channel import Channel
 from fake_servers.limits import DEFAULT_MAX_CONNECTIONS, ConnectionGate, require_loopback
 from fake_servers.playback import Action, BeginData, Failure, Playback
 from fake_servers.tls import TlsMaterial, describe
 from harness.errors import MessageTooLarge, RemoteProtocolError
-from harness.faults import ENDING_KINDS, Fault, FaultPlan
+from harness.faults import ENDING_KINDS, Fault, FaultPlan, write_pieces
 from harness.protocol.commands import CommandParser
 from harness.protocol.events import ChunkReceived, ConnectionClosed, DataReceived, NeedData
 from harness.scenario.model import (
@@ -55,6 +57,9 @@ class Session:
     # The client said HELO where the script has EHLO: what that EHLO reply would have offered.
     helo_for_ehlo: tuple[str, ...] | None = None
     helo_after_tls: bool = False  # that HELO was the first command after STARTTLS
+    # The server itself broke (an exception in playback, a delay past limits.total): what
+    # happened, for the verdict ``error``; the client is not judged.
+    harness_error: str = ""
     talked_first: bool = False  # the client sent bytes while the greeting was held back
     done: asyncio.Event = field(default_factory=asyncio.Event)
     number: int = 0  # 1-based, in the order the server accepted the connections
@@ -172,9 +177,13 @@ class ScriptedServer:
         try:
             await _Connection(self, session, reader, writer).run()
         except asyncio.CancelledError:
+            # close() ended the session. Not re-raised: asyncio's stream callback (3.11) logs a
+            # cancelled connection handler with a traceback; close() awaits this task anyway.
             session.stopped = True
             session.transcript.note("server stopped")
-            raise
+        except Exception as exc:  # a bug of the harness or its scenario, never the client's
+            session.harness_error = harness_error(exc)
+            session.transcript.note(f"harness error: {session.harness_error}")
         finally:
             session.done.set()
             writer.close()
@@ -212,6 +221,7 @@ class _Connection:
         self.tls = False
         self.read_timeout = server.scenario.limits.read
         self.writes = 0  # server writes so far, for fault injection
+        self.waited = 0.0  # seconds of scripted delays and pauses so far
         self.data_reply_due = False  # the next write answers a message's content
         self.closed = False
         self.greeted = False  # the greeting (the server's first write) has gone out
@@ -330,10 +340,6 @@ class _Connection:
                 for fault in faults:
                     if fault.kind == "delay":
                         action = replace(action, delay=action.delay + fault.seconds)
-                    elif fault.kind == "split":
-                        action = replace(
-                            action, split=fault.offsets or None, every_byte=not fault.offsets
-                        )
                 ending = next((f for f in faults if f.kind in ENDING_KINDS), None)
                 if ending is not None:
                     await self._end_with_fault(ending)
@@ -343,10 +349,12 @@ class _Connection:
                     self.session.data_accepted = (
                         self.session.data_accepted or action.data[:1] == b"2"
                     )
-                if not await self._send(action):
+                if not await self._send(action, faults):
                     return
             elif isinstance(action, Delay):
-                await self._wait(action.seconds)
+                where = f" (line {action.line})" if action.line else ""
+                if not await self._wait(action.seconds, f"the delay step{where}"):
+                    return
             elif isinstance(action, BeginData):
                 self.parser.start_data()
             elif isinstance(action, StartTls):
@@ -383,9 +391,9 @@ class _Connection:
             transport.abort()  # RST, not FIN
             self.closed = True
             return
-        elif fault.kind == "half-close" and self.channel.writer.can_write_eof() and not self.tls:
-            self.channel.writer.write_eof()
-        # half-close (or under TLS) and stall: read on, answer nothing, until the client gives up
+        elif fault.kind == "half-close":
+            self.channel.half_close()  # under TLS a close_notify, then the FIN
+        # half-close and stall: read on, answer nothing, until the client gives up
         if fault.kind in ("half-close", "stall"):
             await self._read_until_client_gives_up()
         self.closed = True
@@ -403,7 +411,7 @@ class _Connection:
                 return
             self.server._record(self.session, Direction.CLIENT, data, self.tls)
 
-    async def _wait(self, seconds: float) -> None:
+    async def _sleep(self, seconds: float) -> None:
         """Sleep ``seconds``; before the greeting, watch for input meanwhile: a client that talks
         before the greeting breaks a SHOULD (RFC 5321 §4.3.1, R-GREET-2), and what it sent is
         kept to be read after the greeting. A close or an error is left for the session's reads."""
@@ -429,16 +437,36 @@ class _Connection:
             self.server._record(self.session, Direction.CLIENT, data, self.tls)
             self.early.append(data)
 
-    async def _send(self, action: Send) -> bool:
-        if action.delay:
-            await self._wait(action.delay)
+    async def _wait(self, seconds: float, what: str) -> bool:
+        """Sleep a scripted wait; refuse one the session's time limit cannot hold.
+
+        The server's own waits alone going past ``limits.total`` (or a NaN) mean no client can
+        finish the script: a fault of the scenario (or of the ``delay`` faults laid over it),
+        recorded as a harness error and the connection closed, so no client is failed for it."""
+        total = self.server.scenario.limits.total
+        if not self.waited + seconds <= total:
+            self.session.harness_error = (
+                f"{what}, {seconds:g} s, takes the server's own waiting (scripted delays and "
+                f"pauses, delay faults) to {self.waited + seconds:g} s, past limits.total = "
+                f"{total:g} s: no client can finish the script in time"
+            )
+            self.note(f"harness error: {self.session.harness_error}")
+            self.playback.end_here()
+            self.closed = True
+            self.channel.close()
+            return False
+        self.waited += seconds
+        await self._sleep(seconds)
+        return True
+
+    async def _send(self, action: Send, faults: list[Fault] | None = None) -> bool:
+        where = f" (line {action.line})" if action.line else ""
+        if action.delay and not await self._wait(action.delay, f"the delay before a write{where}"):
+            return False
         self.greeted = True
-        data = action.data
-        cuts = list(range(1, len(data))) if action.every_byte else list(action.split or ())
-        pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
-        for i, piece in enumerate(pieces):
-            if i and action.pause:
-                await asyncio.sleep(action.pause)
+        for pause, piece in write_pieces(action, faults or ()):
+            if pause and not await self._wait(pause, f"a pause inside a write{where}"):
+                return False
             self.channel.write(piece)
             self.server._record(self.session, Direction.SERVER, piece, self.tls)
             try:
@@ -500,6 +528,18 @@ class _Connection:
                 rule="R-TLS-10",
             )
         return True
+
+
+def harness_error(exc: BaseException) -> str:
+    """One line on an exception inside the server: what, and where in our code it came from."""
+    where = ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        parts = Path(frame.filename).parts
+        ours = [i for i, part in enumerate(parts) if part in ("fake_servers", "harness")]
+        if ours:  # a path relative to the package root: reports hold no local paths
+            where = f" at {'/'.join(parts[ours[-1] :])}:{frame.lineno}"
+            break
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 async def _refuse(writer: asyncio.StreamWriter, reply: bytes) -> None:

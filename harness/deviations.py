@@ -123,6 +123,10 @@ def apply_deviations(
     not-exercised is xpass, so an entry whose rule turned out to be a SHOULD (or the client's
     behaviour legal) is removed from the list. With ``strict``, a non-strict result counts as
     the failure the entry names. Skips and errors are left as they are: they say nothing.
+
+    A session cut short by an injected fault (``421``, ``reset``, ``half-close``, ``stall``)
+    never played the rest of the script, so a deviation that did not show proves nothing: the
+    result keeps its grade, with a note, and is no xpass. One that did show is still xfail.
     """
     deviation = deviations.get(result.scenario.id)
     if deviation is None or result.verdict in (Verdict.SKIP, Verdict.ERROR):
@@ -130,6 +134,11 @@ def apply_deviations(
     if result.verdict is Verdict.FAIL or (strict and result.verdict is Verdict.NON_STRICT):
         result.verdict = Verdict.XFAIL
         result.notes.append(f"{deviation.describe()} [{deviation.location}]")
+    elif result.cut_by_fault:
+        result.notes.append(
+            f"a known deviation ({deviation.location}), not reached: the fault "
+            f"{result.cut_by_fault} ended the session first"
+        )
     else:
         graded = (
             "passed" if result.verdict is Verdict.PASS else f"was graded {result.verdict.value}"

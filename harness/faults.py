@@ -15,17 +15,26 @@ A fault is written ``KIND[=VALUE][@REPLY]``, in a scenario's ``faults:`` list or
 without ``@REPLY`` hit a write chosen from the seed, so a run is reproducible from its seed.
 
 Delays and splits change nothing a correct client may notice: the scenario is judged as usual.
-After a session-ending fault the script no longer applies; the client passes if it reported an
-outcome in time and did not claim delivery of a message the server never accepted.
+A split adds cuts and nothing else: the scenario's own pauses stay where the scenario put them,
+so ``split=every`` over a write with ``pause: 1.5`` still waits 1.5 s per scenario cut, not per
+byte. After a session-ending fault the script no longer applies; the client passes if it
+reported an outcome in time and did not claim delivery of a message the server never accepted.
+A fault hits the n-th write the server makes in the session, counted the same way in every run,
+so a seed picks the same place each time.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["ENDING_KINDS", "KINDS", "Fault", "FaultPlan", "parse_fault"]
+if TYPE_CHECKING:  # the scenario model imports Fault from here
+    from harness.scenario.model import Send
+
+__all__ = ["ENDING_KINDS", "KINDS", "Fault", "FaultPlan", "parse_fault", "write_pieces"]
 
 KINDS = ("delay", "split", "421", "reset", "half-close", "stall")
 ENDING_KINDS = ("421", "reset", "half-close", "stall")
@@ -121,3 +130,22 @@ class FaultPlan:
             for f in self.faults
             if f.reply == n or (f.reply is None and f.kind not in ENDING_KINDS)
         ]
+
+
+def write_pieces(send: Send, faults: Iterable[Fault] = ()) -> list[tuple[float, bytes]]:
+    """How one server write goes out: ``(pause before it, bytes)`` per piece.
+
+    The scenario's own cuts (``split``) get its ``pause``; the cuts a ``split`` fault adds get
+    none, so splitting never adds time the scenario did not ask for."""
+    data = send.data
+    own = set(range(1, len(data))) if send.every_byte else set(send.split or ())
+    added: set[int] = set()
+    for fault in faults:
+        if fault.kind == "split":
+            added |= set(fault.offsets) if fault.offsets else set(range(1, len(data)))
+    cuts = sorted(c for c in own | added if 0 < c < len(data))
+    pieces = []
+    for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True):
+        pause = send.pause if start in own else 0.0
+        pieces.append((pause, data[start:end]))
+    return pieces

@@ -11,6 +11,9 @@ HELO, so it never used PIPELINING) is not-exercised. Behaviour the RFC allows ne
 - Refusing bad input before connecting (CR/LF or non-ASCII in an address): judged on the outcome.
 - Reporting a lost connection instead of the last code when the server hung up (RFC 5321 §3.8).
 - Lacking an optional extension (SMTPUTF8) and failing cleanly before MAIL.
+
+When the server itself broke (an exception inside it, or a scenario whose own waits cannot fit
+in its time limit), the verdict is ``error``: the run says nothing about the client.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ class SessionEvidence:
         server_closed: the server hung up by the script's own ``close`` step.
         helo_for_ehlo: the client said HELO where the script had EHLO; the keywords the scripted
             EHLO reply would have advertised (empty: none). None: no such substitution.
+        harness_error: the server itself broke (an exception, a scripted wait past
+            limits.total): what happened. The run then says nothing about the client.
     """
 
     transcript: Transcript
@@ -59,6 +64,7 @@ class SessionEvidence:
     server_closed: bool = False
     helo_for_ehlo: tuple[str, ...] | None = None
     helo_after_tls: bool = False
+    harness_error: str = ""
     talked_first: bool = False  # the client sent bytes before the (delayed) greeting
 
 
@@ -87,7 +93,10 @@ def judge(evidence: Evidence) -> Result:
     """The graded verdict of one run, with the message, level and rule that decided it."""
     session = evidence.session
     outcome = evidence.outcome
-    if outcome is not None and outcome.unsupported and not _left_script_first(session):
+    if session is not None and session.harness_error:
+        # Whatever the client did, the script could not be played to it: not its failure.
+        result = _result(evidence, Verdict.ERROR, f"harness error: {session.harness_error}")
+    elif outcome is not None and outcome.unsupported and not _left_script_first(session):
         result = _result(evidence, Verdict.SKIP, outcome.unsupported)
     elif session is None:
         result = _judge_unconnected(evidence)
@@ -367,4 +376,5 @@ def _result(
         outcome=ev.outcome,
         transcript=session.transcript if session else Transcript(),
         notes=list(notes or ()),
+        cut_by_fault=session.fault if session else "",
     )

@@ -89,6 +89,8 @@ class Result:
         transcript: every byte both ways, with times and TLS state.
         duration: seconds, wall clock.
         notes: things worth knowing that did not decide the verdict.
+        cut_by_fault: the session-ending fault that cut the script short ("" if none): what
+            came after it was never played, so it was neither passed nor failed.
     """
 
     scenario: Scenario
@@ -102,6 +104,7 @@ class Result:
     transcript: Transcript = field(default_factory=Transcript)
     duration: float = 0.0
     notes: list[str] = field(default_factory=list)
+    cut_by_fault: str = ""
 
     @property
     def failing_step(self) -> str:

@@ -122,6 +122,7 @@ def _session_evidence(session: Session) -> SessionEvidence:
         server_closed=session.server_closed,
         helo_for_ehlo=session.helo_for_ehlo,
         helo_after_tls=session.helo_after_tls,
+        harness_error=session.harness_error,
         talked_first=session.talked_first,
     )
 

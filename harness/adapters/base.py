@@ -3,10 +3,14 @@ entry-point group (the built-in ones register there too, so the mechanism is alw
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from harness.errors import AdapterError
 from harness.outcome import ClientOutcome
@@ -18,11 +22,47 @@ __all__ = [
     "ClientAdapter",
     "Target",
     "available_adapters",
+    "in_own_thread",
     "load_adapter",
     "unsupported_reason",
 ]
 
 ENTRY_POINT_GROUP = "smtp_harness.adapters"
+
+_T = TypeVar("_T")
+
+
+async def in_own_thread(work: Callable[[], _T]) -> _T:
+    """Run a blocking client in a thread of its own, never the loop's shared executor.
+
+    That executor has a few workers (cores + 4), fewer than ``--jobs`` runs at once; clients
+    blocked on a stalled server would hold them all, and the next runs' clients would not start
+    before their time limit: judged as never connected. A thread per run makes each client's
+    clock start when its run does. The thread is a daemon: one still blocked when the run ends
+    finishes on its own timeout without holding up the exit."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[_T] = loop.create_future()
+
+    def settle(outcome: _T | None, error: BaseException | None) -> None:
+        if future.done():  # the run was cancelled while the client still worked
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(outcome)  # type: ignore[arg-type]
+
+    def run() -> None:
+        outcome: _T | None = None
+        error: BaseException | None = None
+        try:
+            outcome = work()
+        except BaseException as exc:  # handed to the awaiting task, which decides
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(settle, outcome, error)
+
+    threading.Thread(target=run, name="smtp-harness-client", daemon=True).start()
+    return await future
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

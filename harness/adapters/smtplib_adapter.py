@@ -18,11 +18,10 @@ The timeout is ``Target.timeout`` (the task's ``client.timeout`` when set), pass
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import smtplib
 
-from harness.adapters.base import Capabilities, Target
+from harness.adapters.base import Capabilities, Target, in_own_thread
 from harness.client.machine import xtext
 from harness.outcome import ClientOutcome
 from harness.scenario.model import ClientTask, TlsMode
@@ -39,7 +38,7 @@ class SmtplibAdapter:
     capabilities = Capabilities()
 
     async def deliver(self, task: ClientTask, target: Target) -> ClientOutcome:
-        return await asyncio.to_thread(self._deliver, task, target)
+        return await in_own_thread(lambda: self._deliver(task, target))
 
     def _deliver(self, task: ClientTask, target: Target) -> ClientOutcome:
         recipients: dict[str, int] = {}
