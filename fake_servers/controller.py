@@ -22,7 +22,7 @@ from fake_servers.findings import (
 from fake_servers.scripted import ScriptedServer, Session
 from fake_servers.threaded import ThreadedServer
 from fake_servers.tls import TlsMaterial
-from harness.redaction import redact_result, redact_text, redact_transcript, session_secrets
+from harness.redaction import redact_result, redact_sessions_text, redact_transcript
 from harness.scenario.model import Scenario
 
 __all__ = ["ServerController"]
@@ -147,8 +147,8 @@ class ServerController(ThreadedServer[ScriptedServer]):
         """``text`` (a finding) without the credentials any session sent, unless show_secrets."""
         if self.show_secrets:
             return text
-        return redact_text(
-            text, session_secrets((s.transcript for s in self.sessions), self._known_secrets())
+        return redact_sessions_text(
+            text, (s.transcript for s in self.sessions), self._known_secrets()
         )
 
     def _known_secrets(self) -> tuple[str, ...]:

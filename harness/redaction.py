@@ -9,12 +9,12 @@ in every text of the result too, so a mismatch message cannot print them.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import re
 from collections.abc import Callable, Iterable
 
+from harness.errors import RemoteProtocolError
+from harness.protocol.auth import decode_base64
 from harness.results import Failure, Result
 from harness.transcript import Direction, Transcript
 
@@ -22,9 +22,9 @@ __all__ = [
     "HIDDEN",
     "Redactor",
     "redact_result",
+    "redact_sessions_text",
     "redact_text",
     "redact_transcript",
-    "session_secrets",
 ]
 
 HIDDEN = "<hidden>"
@@ -53,7 +53,6 @@ class Redactor:
         self._server_line = b""
         self._answer_due = False  # the server's last reply was a 334 challenge
         self._line = b""  # the client line being received
-        self._is_answer = False  # that line answers a challenge
         self._secret_from: int | None = None  # where in that line its secret starts
         self._marked = False
 
@@ -85,9 +84,8 @@ class Redactor:
     def _client_piece(self, piece: bytes, *, complete: bool) -> bytes:
         """One piece of a client line (the rest of it when ``complete``), as it may be shown."""
         if not self._line:
-            self._is_answer = self._answer_due
+            self._secret_from = 0 if self._answer_due else None  # an answer is secret throughout
             self._answer_due = False  # one answer per challenge; the next reply says more
-            self._secret_from = 0 if self._is_answer else None
             self._marked = False  # the line's <hidden> is shown once, where its secret starts
         before = len(self._line)
         self._line += piece
@@ -124,11 +122,12 @@ def _decoded_secrets(token: str) -> set[str]:
     """What an AUTH response says that is secret: PLAIN's password, LOGIN's answer, XOAUTH2's
     bearer token, CRAM-MD5's digest. Usernames are secret too when they come alone (LOGIN's first
     answer cannot be told from its second), which costs little."""
+    # Split leniently by hand, not with decode_plain/decode_xoauth2: those refuse a malformed
+    # response, and a broken client's malformed response must be hidden all the same.
     try:
-        raw = base64.b64decode(token, validate=True)
-    except (binascii.Error, ValueError):
+        text = decode_base64(token.encode()).decode("utf-8", "replace")
+    except RemoteProtocolError:
         return set()
-    text = raw.decode("utf-8", "replace")
     found = set()
     if "\x01" in text:  # XOAUTH2: user=...^Aauth=Bearer TOKEN^A^A
         for part in text.split("\x01"):
@@ -168,12 +167,14 @@ def redact_transcript(
     return out, redactor.secrets
 
 
-def session_secrets(transcripts: Iterable[Transcript], known: Iterable[str] = ()) -> set[str]:
-    """Every secret the sessions' clients sent, with ``known``."""
+def redact_sessions_text(
+    text: str, transcripts: Iterable[Transcript], known: Iterable[str] = ()
+) -> str:
+    """``text`` (a server's finding) without any secret the sessions' clients sent, or ``known``."""
     found = {s for s in known if s}
     for transcript in transcripts:
         found |= redact_transcript(transcript)[1]
-    return found
+    return redact_text(text, found)
 
 
 def redact_result(result: Result, known: Iterable[str] = ()) -> Result:

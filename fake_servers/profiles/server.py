@@ -42,7 +42,7 @@ from fake_servers.tls import TlsMaterial
 from harness.errors import RemoteProtocolError
 from harness.protocol.commands import Command, CommandParser
 from harness.protocol.events import ConnectionClosed, DataReceived, NeedData
-from harness.redaction import redact_text, redact_transcript, session_secrets
+from harness.redaction import redact_sessions_text, redact_transcript
 from harness.transcript import Direction, Entry, Transcript
 
 __all__ = ["ProfileController", "ProfileServer", "ProfileSession"]
@@ -446,8 +446,8 @@ class ProfileController(ThreadedServer[ProfileServer]):
         """``text`` without the credentials any session sent, unless show_secrets."""
         if self.show_secrets:
             return text
-        return redact_text(
-            text, session_secrets((s.transcript for s in self.sessions), self._known_secrets())
+        return redact_sessions_text(
+            text, (s.transcript for s in self.sessions), self._known_secrets()
         )
 
     def _known_secrets(self) -> tuple[str, ...]:
