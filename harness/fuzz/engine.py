@@ -25,18 +25,20 @@ from harness.deviations import Deviation
 from harness.fuzz.cases import BASES, DOMAIN, FuzzCase, build_scenario, fuzz_cases, simpler_cases
 from harness.protocol.replies import Reply
 from harness.results import Result, Verdict
-from harness.runner import run_scenario
+from harness.runner import run_scenario, run_scenarios
 from harness.scenario.loader import load_scenario
 from harness.scenario.writer import write_scenario
 
 __all__ = [
     "CLASSES",
     "DEFAULT_EXAMPLES",
+    "DEFAULT_JOBS",
     "Finding",
     "FuzzReport",
     "classify",
     "format_report",
     "fuzz",
+    "generate_cases",
 ]
 
 # handled: a correct success or a clean failure; crashed: an unexpected exception or exit
@@ -45,6 +47,9 @@ __all__ = [
 CLASSES = ("handled", "crashed", "hung", "misparsed", "off-script")
 DEFAULT_EXAMPLES = 200
 MAX_SHRINK_RUNS = 60
+# Cases run at once: most of a case's time is waiting (on pauses, silences, the client), so a
+# few dozen share one event loop and the CPU does the work of all.
+DEFAULT_JOBS = 16
 
 
 def classify(result: Result) -> str:
@@ -144,46 +149,46 @@ def fuzz(
     progress: Callable[[str], None] | None = None,
     deviations: Mapping[str, Deviation] | None = None,
     on_example: Callable[[bool], None] | None = None,
+    jobs: int = DEFAULT_JOBS,
 ) -> FuzzReport:
-    """Run ``examples`` generated cases against ``adapter``; shrink and (with ``out``) write each
-    distinct finding as a scenario file, then replay that file to confirm its verdict."""
+    """Run ``examples`` generated cases against ``adapter``, up to ``jobs`` at a time; shrink and
+    (with ``out``) write each distinct finding as a scenario file, then replay that file to
+    confirm its verdict.
+
+    The cases are generated first, then run; results are taken in the order of the cases, and
+    shrinking keeps its order too, so the same seed gives the same findings whatever ``jobs``.
+    """
     started = time.monotonic()
     report = FuzzReport(client=adapter.name, seed=seed)
     tls = TlsMaterial.shared()
-    loop = asyncio.new_event_loop()
-
-    def run(case: FuzzCase) -> Result:
-        scenario = build_scenario(case, scenario_id=f"fuzz.{adapter.name}")
-        return loop.run_until_complete(run_scenario(scenario, adapter, tls=tls))
-
     usable = tuple(b for b in bases if _supported(adapter, b))
     if not usable:
         raise ValueError(f"{adapter.name} can run none of the base exchanges {bases}")
+    cases = generate_cases(examples, seed, usable)
+    loop = asyncio.new_event_loop()
+
+    def run_many(
+        batch: list[FuzzCase], on_result: Callable[[Result], None] | None = None
+    ) -> list[Result]:
+        scenarios = [build_scenario(c, scenario_id=f"fuzz.{adapter.name}") for c in batch]
+        return loop.run_until_complete(
+            run_scenarios(scenarios, adapter, jobs=jobs, on_result=on_result)
+        )
+
     failing: list[tuple[int, FuzzCase, Result]] = []
 
-    @settings(
-        max_examples=examples,
-        database=None,
-        phases=[Phase.generate],
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        verbosity=Verbosity.quiet,
-    )
-    @hypothesis_seed(seed)
-    @given(fuzz_cases(bases=usable))
-    def one_example(case: FuzzCase) -> None:
-        result = run(case)
+    def one_example(result: Result) -> None:
         klass = classify(result)
         report.counts[klass] = report.counts.get(klass, 0) + 1
         if klass not in ("handled", "skipped"):
-            failing.append((report.examples, case, result))
-        if on_example is not None:  # after every example (a live progress bar)
+            failing.append((report.examples, cases[report.examples - 1], result))
+        if on_example is not None:  # after every example, in order (a live progress bar)
             on_example(klass not in ("handled", "skipped"))
         if progress is not None and report.examples % 50 == 0:
             progress(f"{report.examples} examples: {_counts(report.counts)}")
 
     try:
-        one_example()
+        run_many(cases, one_example)
         for index, case, result in failing:
             klass = classify(result)
             if any(
@@ -191,7 +196,7 @@ def fuzz(
                 for f in report.findings
             ):
                 continue  # most likely a finding already shrunk
-            finding = _shrink(case, result, index, run)
+            finding = _shrink(case, result, index, run_many, max(1, jobs))
             if any(f.key == finding.key for f in report.findings):
                 continue
             finding.known = known_deviation(finding, deviations or {})
@@ -208,6 +213,30 @@ def fuzz(
     return report
 
 
+def generate_cases(examples: int, seed: int, bases: tuple[str, ...] = BASES) -> list[FuzzCase]:
+    """The ``examples`` cases Hypothesis generates for ``seed``, in its order.
+
+    Generation does not depend on what a run does (the test body only collects, never fails),
+    so generating them all first gives the very cases a run-as-you-go search would."""
+    cases: list[FuzzCase] = []
+
+    @settings(
+        max_examples=examples,
+        database=None,
+        phases=[Phase.generate],
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+    )
+    @hypothesis_seed(seed)
+    @given(fuzz_cases(bases=bases))
+    def collect(case: FuzzCase) -> None:
+        cases.append(case)
+
+    collect()
+    return cases
+
+
 def _supported(adapter: ClientAdapter, base: str) -> bool:
     """Whether the adapter can run ``base`` at all (AUTH, for one; the EHLO list is irrelevant)."""
     probe = build_scenario(FuzzCase(base=base, ehlo=Reply(code=250, lines=(DOMAIN,))))
@@ -215,23 +244,34 @@ def _supported(adapter: ClientAdapter, base: str) -> bool:
 
 
 def _shrink(
-    case: FuzzCase, result: Result, index: int, run: Callable[[FuzzCase], Result]
+    case: FuzzCase,
+    result: Result,
+    index: int,
+    run_many: Callable[[list[FuzzCase]], list[Result]],
+    width: int,
 ) -> Finding:
-    """Greedy: take the first simpler case that shows the same class, until none does."""
+    """Greedy: take the first simpler case that shows the same class, until none does.
+
+    Candidates run ``width`` at a time, in order; the first that keeps the class wins, as in a
+    one-at-a-time search, and runs are counted as that search would count them (up to the one
+    that won), so the outcome does not depend on ``width``."""
     klass = classify(result)
     best, best_result = case, result
     runs = 0
     improved = True
     while improved and runs < MAX_SHRINK_RUNS:
         improved = False
-        for candidate in simpler_cases(best):
-            runs += 1
-            result = run(candidate)
-            if classify(result) == klass:
-                best, best_result, improved = candidate, result, True
+        candidates = simpler_cases(best)[: MAX_SHRINK_RUNS - runs]
+        for start in range(0, len(candidates), width):
+            batch = candidates[start : start + width]
+            results = run_many(batch)
+            hit = next((i for i, r in enumerate(results) if classify(r) == klass), None)
+            if hit is not None:
+                runs += start + hit + 1
+                best, best_result, improved = batch[hit], results[hit], True
                 break
-            if runs >= MAX_SHRINK_RUNS:
-                break
+        else:
+            runs += len(candidates)
     return Finding(klass=klass, case=best, result=best_result, first_example=index)
 
 

@@ -21,6 +21,7 @@ from harness.protocol.replies import Reply
 
 __all__ = [
     "INVALID_KINDS",
+    "MAX_WRITE_PAUSES",
     "Challenge",
     "Framing",
     "Segmentation",
@@ -243,10 +244,15 @@ class Segmentation:
         return self == Segmentation()
 
 
+# What the pauses inside one write add up to at most, in seconds.
+MAX_WRITE_PAUSES = 0.1
+
+
 @st.composite
 def segmentations(draw: st.DrawFn, data: bytes, max_pause: float = 0.01) -> Segmentation:
     """Cuts of ``data`` (down to a byte per write) with short pauses and delays; shrinks toward one
-    write, no waiting. One-byte writes pause at most a millisecond, so a run stays short."""
+    write, no waiting. One-byte writes pause at most a millisecond, and the pauses of one write
+    add up to MAX_WRITE_PAUSES at most, so a run stays short."""
     delay = draw(_waits(max_pause))
     if len(data) < 2:
         return Segmentation(delay=delay)
@@ -254,9 +260,18 @@ def segmentations(draw: st.DrawFn, data: bytes, max_pause: float = 0.01) -> Segm
     if how == "one":
         return Segmentation(delay=delay)
     if how == "every":
-        return Segmentation(every_byte=True, pause=draw(_BYTE_PAUSES), delay=delay)
+        pause = draw(_BYTE_PAUSES)
+        # A long write (an over-long line has up to 5000 bytes) goes out one byte per write
+        # back to back: a millisecond per byte would take seconds, which a busy machine
+        # stretches past the session's time limit, and the case then "hangs" for no fault of
+        # the client. (The pause is still drawn, so every later draw stays the same.)
+        if pause * (len(data) - 1) > MAX_WRITE_PAUSES:
+            pause = 0.0
+        return Segmentation(every_byte=True, pause=pause, delay=delay)
     cuts = draw(_cuts(len(data)))
     pause = draw(_waits(max_pause))
+    if pause * len(cuts) > MAX_WRITE_PAUSES:  # only with a max_pause above 0.025 s
+        pause = 0.0
     return Segmentation(split=tuple(sorted(cuts)), pause=pause, delay=delay)
 
 

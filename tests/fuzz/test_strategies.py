@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from harness.errors import RemoteProtocolError
 from harness.fuzz.strategies import (
     INVALID_KINDS,
+    MAX_WRITE_PAUSES,
     auth_challenges,
     ehlo_replies,
     invalid_framings,
@@ -81,3 +82,14 @@ def test_login_challenges_are_two_base64_prompts(challenge: object) -> None:
     for line in lines:
         assert line.startswith(b"334 ") and line.endswith(b"\r\n")
         decode_base64(line[4:-2])  # raises on anything but base64
+
+
+@given(st.data())
+def test_the_pauses_of_one_write_add_up_to_a_tenth_of_a_second_at_most(data: st.DataObject) -> None:
+    # Long writes included: an over-long line cut one byte per write must not pause a
+    # millisecond per byte (5 s for 5000 bytes, near the fuzz cases' time limit).
+    payload = b"x" * data.draw(st.integers(1, 5000))
+    max_pause = data.draw(st.sampled_from([0.01, 0.05]))
+    seg = data.draw(segmentations(payload, max_pause=max_pause))
+    gaps = len(pieces(payload, seg)) - 1
+    assert seg.pause * gaps <= MAX_WRITE_PAUSES + 1e-9, seg
