@@ -12,6 +12,8 @@ Every figure is compared, in the same run, against baselines this script starts 
 3. the whole corpus, serial and with ``jobs=default_jobs()``: wall time, CPU time, the longest
    scenario, against the target "at most 1.5x the longest scenario + CPU time / cores";
 4. the TLS cost per session: STARTTLS and implicit TLS vs plain (certificates made once per run);
+5. the fuzzer's examples/s against the reference client and smtplib (``harness.fuzz.engine.fuzz``,
+   generation, runs and shrinking included: what ``smtp-harness fuzz`` does after start-up);
 
 and, in a full run, benchmarks 1 and 2 once more with the process pinned to one CPU (sessions
 are sequential, so that costs no parallelism; it removes cross-CPU wake-ups, which on a VM are
@@ -687,6 +689,40 @@ def bench_tls(tls: TlsMaterial, seconds: float, rounds: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# 5. fuzzer throughput
+
+FUZZ_TARGETS = {"reference": 200.0, "smtplib": 50.0}  # examples/s (issue 16, item 3)
+FUZZ_SEED = 1
+
+
+def bench_fuzz(examples: dict[str, int]) -> None:
+    from harness.adapters import load_adapter
+    from harness.fuzz.engine import DEFAULT_JOBS, fuzz  # imports Hypothesis
+
+    heading(
+        f"5. fuzzer throughput: fuzz(client, examples=N, seed={FUZZ_SEED}), {DEFAULT_JOBS} cases at"
+        " a time (as `smtp-harness fuzz --client C --examples N --seed 1`, start-up aside)"
+    )
+    for name, want in FUZZ_TARGETS.items():
+        n = examples[name]
+        cpu0 = time.process_time()
+        report = fuzz(load_adapter(name), examples=n, seed=FUZZ_SEED)
+        cpu = time.process_time() - cpu0
+        rate = report.examples / report.seconds
+        classes = ", ".join(f"{v} {k}" for k, v in sorted(report.counts.items()))
+        print(
+            f"  {name:10} {report.examples} examples in {report.seconds:.2f} s = {rate:,.0f} examples/s"
+            f" (generating the cases {report.generation_seconds:.2f} s of it); CPU {cpu:.2f} s;"
+            f" {classes}; {len(report.findings)} finding(s)"
+        )
+        target(
+            f"fuzz {name} >= {want:g} examples/s",
+            rate >= want,
+            f"{rate:,.0f} examples/s, {100 * (rate / want - 1):+.0f}%",
+        )
+
+
+# ---------------------------------------------------------------------------------------------
 # profiles
 
 
@@ -893,6 +929,8 @@ def main() -> int:
     bench_harness(tls, corpus, seconds, 1 if args.smoke else max(3, rounds // 2), b1)
     bench_corpus(corpus, serial=not args.quick, command_line=not args.smoke)
     bench_tls(tls, seconds, max(1, rounds // 3))
+    fuzz_examples = (20, 10) if args.smoke else (200, 100) if args.quick else (500, 200)
+    bench_fuzz(dict(zip(FUZZ_TARGETS, fuzz_examples, strict=True)))
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if not args.quick and len(cpus) > 1:
         # Sequential sessions never run client and server at once, so one CPU loses no

@@ -17,6 +17,8 @@ def test_every_benchmark_section_runs() -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     headings = [line for line in done.stdout.splitlines() if line.startswith("== ")]
-    for section in ("== 1.", "== 2.", "== 3.", "== 4.", "== targets"):
+    for section in ("== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== targets"):
         assert any(h.startswith(section) for h in headings), (section, headings)
     assert "profile" in done.stdout.lower()
+    for client in ("reference", "smtplib"):
+        assert f"target fuzz {client} >= " in done.stdout, done.stdout[-3000:]

@@ -129,6 +129,7 @@ class FuzzReport:
     counts: dict[str, int] = field(default_factory=dict)  # runs per class
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
+    generation_seconds: float = 0.0  # of ``seconds``, Hypothesis generating the cases
 
     @property
     def examples(self) -> int:
@@ -166,6 +167,7 @@ def fuzz(
     if not usable:
         raise ValueError(f"{adapter.name} can run none of the base exchanges {bases}")
     cases = generate_cases(examples, seed, usable)
+    report.generation_seconds = time.monotonic() - started
     loop = asyncio.new_event_loop()
     tried: dict[FuzzCase, Result] = {}  # shrink candidates already run: paths often meet
 
