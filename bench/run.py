@@ -712,7 +712,7 @@ def bench_fuzz(examples: dict[str, int]) -> None:
         classes = ", ".join(f"{v} {k}" for k, v in sorted(report.counts.items()))
         print(
             f"  {name:10} {report.examples} examples in {report.seconds:.2f} s = {rate:,.0f} examples/s"
-            f" (generating the cases {report.generation_seconds:.2f} s of it); CPU {cpu:.2f} s;"
+            f" (the first cases came after {report.generation_seconds:.2f} s); CPU {cpu:.2f} s;"
             f" {classes}; {len(report.findings)} finding(s)"
         )
         target(

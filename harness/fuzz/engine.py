@@ -12,21 +12,20 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-from hypothesis import seed as hypothesis_seed
+from typing import Any
 
 from fake_servers.tls import TlsMaterial
 from harness.adapters.base import ClientAdapter, unsupported_reason
 from harness.deviations import Deviation
-from harness.fuzz.cases import BASES, DOMAIN, FuzzCase, build_scenario, fuzz_cases, simpler_cases
+from harness.fuzz.cases import BASES, DOMAIN, FuzzCase, build_scenario, simpler_cases
+from harness.fuzz.generation import case_stream, generate_cases, use_a_process
 from harness.protocol.replies import Reply
 from harness.redaction import redact_result
 from harness.results import Result, Verdict
-from harness.runner import run_scenario, run_scenarios
+from harness.runner import run_scenario
 from harness.scenario.loader import load_scenario
 from harness.scenario.writer import write_scenario
 
@@ -129,7 +128,7 @@ class FuzzReport:
     counts: dict[str, int] = field(default_factory=dict)  # runs per class
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
-    generation_seconds: float = 0.0  # of ``seconds``, Hypothesis generating the cases
+    generation_seconds: float = 0.0  # of ``seconds``, the wait for the first cases
 
     @property
     def examples(self) -> int:
@@ -152,13 +151,16 @@ def fuzz(
     deviations: Mapping[str, Deviation] | None = None,
     on_example: Callable[[bool], None] | None = None,
     jobs: int = DEFAULT_JOBS,
+    separate_process: bool | None = None,
 ) -> FuzzReport:
     """Run ``examples`` generated cases against ``adapter``, up to ``jobs`` at a time; shrink and
     (with ``out``) write each distinct finding as a scenario file, then replay that file to
     confirm its verdict.
 
-    The cases are generated first, then run; results are taken in the order of the cases, and
-    shrinking keeps its order too, so the same seed gives the same findings whatever ``jobs``.
+    The cases are generated in a process of their own (``separate_process``; by default from
+    PROCESS_MIN_EXAMPLES examples on a machine with more cores than one) and run as they come.
+    Results are taken in the order of the cases, and shrinking keeps its order too, so the same
+    seed gives the same findings whatever ``jobs`` and wherever the cases are generated.
     """
     started = time.monotonic()
     report = FuzzReport(client=adapter.name, seed=seed)
@@ -166,27 +168,31 @@ def fuzz(
     usable = tuple(b for b in bases if _supported(adapter, b))
     if not usable:
         raise ValueError(f"{adapter.name} can run none of the base exchanges {bases}")
-    cases = generate_cases(examples, seed, usable)
-    report.generation_seconds = time.monotonic() - started
+    if separate_process is None:
+        separate_process = use_a_process(examples)
     loop = asyncio.new_event_loop()
     tried: dict[FuzzCase, Result] = {}  # shrink candidates already run: paths often meet
 
-    def run_many(
-        batch: list[FuzzCase], on_result: Callable[[Result], None] | None = None
-    ) -> list[Result]:
-        # Credentials are hidden only in the findings' results (see _redacted): classifying
-        # needs none of that, and redacting every run's transcript was a tenth of its CPU.
-        scenarios = [build_scenario(c, scenario_id=f"fuzz.{adapter.name}") for c in batch]
-        return loop.run_until_complete(
-            run_scenarios(scenarios, adapter, jobs=jobs, on_result=on_result, show_secrets=True)
-        )
+    async def run_one(case: FuzzCase) -> Result:
+        # Credentials are hidden only in the findings' results (below): classifying needs
+        # none of that, and redacting every run's transcript was a tenth of its CPU.
+        scenario = build_scenario(case, scenario_id=f"fuzz.{adapter.name}")
+        return await run_scenario(scenario, adapter, tls=tls, show_secrets=True)
 
     def run_candidates(batch: list[FuzzCase]) -> list[Result]:
         todo = [c for c in dict.fromkeys(batch) if c not in tried]
-        tried.update(zip(todo, run_many(todo), strict=True))
+
+        async def source() -> AsyncGenerator[FuzzCase, None]:
+            for case in todo:
+                yield case
+
+        results: list[Result] = []
+        loop.run_until_complete(_run_in_order(source(), run_one, jobs, results.append))
+        tried.update(zip(todo, results, strict=True))
         return [tried[c] for c in batch]
 
     failing: list[tuple[int, FuzzCase, Result]] = []
+    cases: list[FuzzCase] = []
 
     def one_example(result: Result) -> None:
         klass = classify(result)
@@ -198,8 +204,19 @@ def fuzz(
         if progress is not None and report.examples % 50 == 0:
             progress(f"{report.examples} examples: {_counts(report.counts)}")
 
+    async def generated() -> AsyncGenerator[FuzzCase, None]:
+        stream = case_stream(examples, seed, usable, separate_process=separate_process)
+        try:
+            async for case in stream:
+                if not cases:
+                    report.generation_seconds = time.monotonic() - started
+                cases.append(case)
+                yield case
+        finally:
+            await stream.aclose()
+
     try:
-        run_many(cases, one_example)
+        loop.run_until_complete(_run_in_order(generated(), run_one, jobs, one_example))
         for index, case, result in failing:
             klass = classify(result)
             if any(
@@ -225,28 +242,53 @@ def fuzz(
     return report
 
 
-def generate_cases(examples: int, seed: int, bases: tuple[str, ...] = BASES) -> list[FuzzCase]:
-    """The ``examples`` cases Hypothesis generates for ``seed``, in its order.
+async def _run_in_order(
+    cases: AsyncGenerator[FuzzCase, None],
+    run_one: Callable[[FuzzCase], Awaitable[Result]],
+    jobs: int,
+    on_result: Callable[[Result], None],
+) -> None:
+    """Run the cases as they come, up to ``jobs`` at a time; ``on_result`` in their order."""
+    gate = asyncio.Semaphore(max(1, jobs))
+    started: asyncio.Queue[asyncio.Future[Result] | None] = asyncio.Queue()
 
-    Generation does not depend on what a run does (the test body only collects, never fails),
-    so generating them all first gives the very cases a run-as-you-go search would."""
-    cases: list[FuzzCase] = []
+    async def one(case: FuzzCase) -> Result:
+        try:
+            return await run_one(case)
+        finally:
+            gate.release()
 
-    @settings(
-        max_examples=examples,
-        database=None,
-        phases=[Phase.generate],
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        verbosity=Verbosity.quiet,
-    )
-    @hypothesis_seed(seed)
-    @given(fuzz_cases(bases=bases))
-    def collect(case: FuzzCase) -> None:
-        cases.append(case)
+    async def start_each() -> None:
+        try:
+            async for case in cases:
+                await gate.acquire()
+                started.put_nowait(asyncio.ensure_future(one(case)))
+        finally:
+            started.put_nowait(None)
+            await cases.aclose()  # now, not when collected: it may hold a process
 
-    collect()
-    return cases
+    feeder = asyncio.ensure_future(start_each())
+    running: list[asyncio.Future[Result]] = []
+    try:
+        while (task := await started.get()) is not None:
+            running.append(task)
+            on_result(await task)
+            running.remove(task)
+        await feeder  # raises what generating raised
+    finally:
+        left: list[asyncio.Future[Any]] = [feeder, *running, *_drain(started)]
+        for future in left:
+            future.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
+
+
+def _drain(queue: asyncio.Queue[asyncio.Future[Result] | None]) -> list[asyncio.Future[Result]]:
+    out = []
+    while not queue.empty():
+        task = queue.get_nowait()
+        if task is not None:
+            out.append(task)
+    return out
 
 
 def _supported(adapter: ClientAdapter, base: str) -> bool:

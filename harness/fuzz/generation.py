@@ -1,0 +1,146 @@
+"""Generating the fuzz cases: Hypothesis, seeded, here or in a process of its own.
+
+Hypothesis generates one case at a time and costs about as much CPU as running it, so on a
+machine with more than one core a long search generates in a separate process and streams the
+cases to the event loop that runs them: both cores work. (Unpickling what that process sends
+is safe: it runs this package's own code, started by us.) The cases are the same either way: the
+test body only collects, and never fails, so what Hypothesis generates depends on the seed alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pickle
+import struct
+import sys
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import seed as hypothesis_seed
+
+from harness.fuzz.cases import BASES, FuzzCase, fuzz_cases
+
+__all__ = ["PROCESS_MIN_EXAMPLES", "case_stream", "generate_cases", "use_a_process"]
+
+# From how many examples a separate process pays for its start (about half a second).
+PROCESS_MIN_EXAMPLES = 200
+_CHUNK = 16  # cases per message: the first arrive at once, and the pipe is not flooded
+
+
+def generate_cases(
+    examples: int,
+    seed: int,
+    bases: tuple[str, ...] = BASES,
+    on_case: Callable[[FuzzCase], None] | None = None,
+) -> list[FuzzCase]:
+    """The ``examples`` cases Hypothesis generates for ``seed``, in its order (each also given
+    to ``on_case`` as soon as it is made)."""
+    cases: list[FuzzCase] = []
+
+    @settings(
+        max_examples=examples,
+        database=None,
+        phases=[Phase.generate],
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+    )
+    @hypothesis_seed(seed)
+    @given(fuzz_cases(bases=bases))
+    def collect(case: FuzzCase) -> None:
+        cases.append(case)
+        if on_case is not None:
+            on_case(case)
+
+    collect()
+    return cases
+
+
+# The generating process: no multiprocessing, whose "spawn" runs the parent's main script again
+# (a script without the __main__ guard would start itself over) and whose "fork" copies a
+# process that may have threads. A plain interpreter, told what to do on stdin, writes
+# length-prefixed pickles of case lists to stdout, then None (or the error, as text).
+_CHILD = (
+    "import pickle, sys; job = pickle.load(sys.stdin.buffer); sys.path[:] = job['path']; "
+    "from harness.fuzz.generation import _generate_to_stdout; _generate_to_stdout(job)"
+)
+_LENGTH = struct.Struct(">I")
+
+
+def _generate_to_stdout(job: dict[str, Any]) -> None:
+    out = sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must not break the framing
+    chunk: list[FuzzCase] = []
+
+    def send(message: object) -> None:
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(_LENGTH.pack(len(data)) + data)
+        out.flush()
+
+    def collect(case: FuzzCase) -> None:
+        chunk.append(case)
+        if len(chunk) >= _CHUNK:
+            send(chunk)
+            chunk.clear()
+
+    try:
+        generate_cases(job["examples"], job["seed"], job["bases"], on_case=collect)
+        send(chunk)
+        send(None)
+    except BrokenPipeError:  # the reading side stopped: nobody to tell
+        pass
+    except Exception as exc:  # reported by the reading side, which raises it
+        with contextlib.suppress(OSError):
+            send(f"{type(exc).__name__}: {exc}")
+
+
+def use_a_process(examples: int) -> bool:
+    return examples >= PROCESS_MIN_EXAMPLES and (os.cpu_count() or 1) > 1
+
+
+async def case_stream(
+    examples: int, seed: int, bases: tuple[str, ...], *, separate_process: bool
+) -> AsyncGenerator[FuzzCase, None]:
+    """The cases of ``generate_cases``, in order, as they are made: in a separate process
+    whose output the running loop reads, or else all at once, here, before the first is
+    yielded."""
+    if not separate_process:
+        for case in generate_cases(examples, seed, bases):
+            yield case
+        return
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _CHILD,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    job = {"path": list(sys.path), "examples": examples, "seed": seed, "bases": bases}
+    process.stdin.write(pickle.dumps(job))
+    process.stdin.close()
+    try:
+        while True:
+            try:
+                head = await process.stdout.readexactly(_LENGTH.size)
+                message = pickle.loads(await process.stdout.readexactly(*_LENGTH.unpack(head)))
+            except asyncio.IncompleteReadError:
+                status = await process.wait()
+                raise RuntimeError(
+                    f"generating the fuzz cases failed: the process exited ({status}) before "
+                    "it was done"
+                ) from None
+            if message is None:
+                return
+            if isinstance(message, str):
+                raise RuntimeError(f"generating the fuzz cases failed: {message}")
+            for case in message:
+                yield case
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()  # done, or stopped early: it has nothing left to say
+            await process.wait()
