@@ -182,6 +182,7 @@ _HOWS = {
 _SAME_CODE = {code: st.just(reply.code) for code, reply in BASE_REPLIES.items()}
 
 
+@functools.lru_cache(maxsize=64)  # one strategy per (stage, required): the same draws
 @st.composite
 def _change(draw: st.DrawFn, stage: str, ehlo_required: tuple[bytes, ...]) -> Change:
     # Strategies built once (see harness.fuzz.strategies): the same draws, much less work.

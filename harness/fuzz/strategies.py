@@ -322,6 +322,24 @@ _KEYWORDS = [
 ]
 
 
+def _keyword_head(keyword: bytes) -> bytes:
+    return keyword.split(b" ")[0]
+
+
+@_built_once
+def _keyword_lists(max_size: int) -> st.SearchStrategy[list[bytes]]:
+    return st.lists(st.sampled_from(_KEYWORDS), max_size=max_size, unique_by=_keyword_head)
+
+
+@_built_once
+def _orders(size: int) -> st.SearchStrategy[list[int]]:
+    return st.permutations(range(size))
+
+
+_CASINGS = st.sampled_from(["upper", "lower", "title"])
+_GREETINGS = st.sampled_from([b"", b" Hello [127.0.0.1]", b" at your service"])
+
+
 def _in_case(keyword: bytes, how: str) -> bytes:
     head, sep, params = keyword.partition(b" ")
     if how == "lower":
@@ -339,15 +357,11 @@ def ehlo_extension_lists(
     """EHLO keyword lines (without code): known and unknown keywords, with and without
     parameters, in upper, lower or title case, ``AUTH=`` lines, ``SIZE`` with and without a
     value. ``required`` lines are always there, in their own case; shrinks toward only those."""
-    drawn = draw(
-        st.lists(
-            st.sampled_from(_KEYWORDS), max_size=max_size, unique_by=lambda k: k.split(b" ")[0]
-        )
-    )
-    cased = [_in_case(k, draw(st.sampled_from(["upper", "lower", "title"]))) for k in drawn]
+    drawn = draw(_keyword_lists(max_size))
+    cased = [_in_case(k, draw(_CASINGS)) for k in drawn]
     # With a required AUTH line, no other AUTH line may offer more mechanisms than it does.
     lines = list(required) + [k for k in cased if not (required and k.upper().startswith(b"AUTH"))]
-    order = draw(st.permutations(range(len(lines)))) if len(lines) > 1 else range(len(lines))
+    order = draw(_orders(len(lines))) if len(lines) > 1 else range(len(lines))
     return tuple(lines[i] for i in order)
 
 
@@ -357,7 +371,7 @@ def ehlo_replies(
     draw: st.DrawFn, domain: bytes = b"mx.example.com", required: tuple[bytes, ...] = ()
 ) -> Reply:
     """A 250 EHLO reply: the domain (with or without a greeting text), then extension lines."""
-    greeting = draw(st.sampled_from([b"", b" Hello [127.0.0.1]", b" at your service"]))
+    greeting = draw(_GREETINGS)
     lines = draw(ehlo_extension_lists(required=required))
     return Reply(code=250, lines=(domain + greeting, *lines))
 
@@ -370,6 +384,11 @@ class Challenge:
 
 
 _LOGIN_WORDS = ["Username:", "Password:", "User Name", "", "用户名:", "Passwort:", "\x00"]
+_LOGIN_PROMPTS = st.one_of(
+    st.sampled_from(_LOGIN_WORDS).map(str.encode),
+    st.text(max_size=30).map(str.encode),
+)
+_PLAIN_CHALLENGES = st.sampled_from([b"334 \r\n", b"334\r\n"])
 
 
 @_built_once
@@ -379,11 +398,7 @@ def auth_challenges(draw: st.DrawFn, mechanism: str) -> Challenge:
     (a client must not depend on what they say); for PLAIN, the empty challenge as ``334 `` or
     ``334``. Shrinks toward the usual ``VXNlcm5hbWU6``/``UGFzc3dvcmQ6`` and ``334 ``."""
     if mechanism == "PLAIN":
-        return Challenge(lines=(draw(st.sampled_from([b"334 \r\n", b"334\r\n"])),))
+        return Challenge(lines=(draw(_PLAIN_CHALLENGES),))
     assert mechanism == "LOGIN", mechanism
-    words = st.one_of(
-        st.sampled_from(_LOGIN_WORDS).map(str.encode),
-        st.text(max_size=30).map(str.encode),
-    )
-    first, second = draw(words), draw(words)
+    first, second = draw(_LOGIN_PROMPTS), draw(_LOGIN_PROMPTS)
     return Challenge(lines=tuple(b"334 " + base64.b64encode(w) + b"\r\n" for w in (first, second)))
