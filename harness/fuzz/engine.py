@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,67 +171,15 @@ def fuzz(
         raise ValueError(f"{adapter.name} can run none of the base exchanges {bases}")
     if separate_process is None:
         separate_process = use_a_process(examples)
+    search = _Search(adapter, report, tls, max(1, jobs), deviations or {})
+    search.on_example, search.progress = on_example, progress
     loop = asyncio.new_event_loop()
-    tried: dict[FuzzCase, Result] = {}  # shrink candidates already run: paths often meet
-
-    async def run_one(case: FuzzCase) -> Result:
-        # Credentials are hidden only in the findings' results (below): classifying needs
-        # none of that, and redacting every run's transcript was a tenth of its CPU.
-        scenario = build_scenario(case, scenario_id=f"fuzz.{adapter.name}")
-        return await run_scenario(scenario, adapter, tls=tls, show_secrets=True)
-
-    def run_candidates(batch: list[FuzzCase]) -> list[Result]:
-        todo = [c for c in dict.fromkeys(batch) if c not in tried]
-
-        async def source() -> AsyncGenerator[FuzzCase, None]:
-            for case in todo:
-                yield case
-
-        results: list[Result] = []
-        loop.run_until_complete(_run_in_order(source(), run_one, jobs, results.append))
-        tried.update(zip(todo, results, strict=True))
-        return [tried[c] for c in batch]
-
-    failing: list[tuple[int, FuzzCase, Result]] = []
-    cases: list[FuzzCase] = []
-
-    def one_example(result: Result) -> None:
-        klass = classify(result)
-        report.counts[klass] = report.counts.get(klass, 0) + 1
-        if klass not in ("handled", "skipped"):
-            failing.append((report.examples, cases[report.examples - 1], result))
-        if on_example is not None:  # after every example, in order (a live progress bar)
-            on_example(klass not in ("handled", "skipped"))
-        if progress is not None and report.examples % 50 == 0:
-            progress(f"{report.examples} examples: {_counts(report.counts)}")
-
-    async def generated() -> AsyncGenerator[FuzzCase, None]:
-        stream = case_stream(examples, seed, usable, separate_process=separate_process)
-        try:
-            async for case in stream:
-                if not cases:
-                    report.generation_seconds = time.monotonic() - started
-                cases.append(case)
-                yield case
-        finally:
-            await stream.aclose()
-
     try:
-        loop.run_until_complete(_run_in_order(generated(), run_one, jobs, one_example))
-        for index, case, result in failing:
-            klass = classify(result)
-            if any(
-                f.klass == klass and set(f.case.labels()) <= set(case.labels())
-                for f in report.findings
-            ):
-                continue  # most likely a finding already shrunk
-            finding = _shrink(case, result, index, run_candidates, max(1, jobs))
-            if any(f.key == finding.key for f in report.findings):
-                continue
-            finding.result = redact_result(finding.result)
-            finding.known = known_deviation(finding, deviations or {})
-            report.findings.append(finding)
-            if progress is not None:
+        loop.run_until_complete(
+            search.run(case_stream(examples, seed, usable, separate_process=separate_process))
+        )
+        if progress is not None:
+            for finding in report.findings:
                 progress(f"finding: {finding.klass} {', '.join(finding.case.labels())}")
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
@@ -239,7 +188,128 @@ def fuzz(
     finally:
         loop.close()
     report.seconds = time.monotonic() - started
+    report.generation_seconds = search.first_case_at - started
     return report
+
+
+# How many failing examples are shrunk ahead of the one whose finding is being decided: those
+# shrinks are wasted if an earlier finding covers their example, and a hang costs seconds a run.
+SHRINKS_AHEAD = 4
+
+
+class _Search:
+    """One search: the examples as they come, ``jobs`` at a time, and, while they run, the
+    shrinking of the failing ones, decided in their order."""
+
+    def __init__(
+        self,
+        adapter: ClientAdapter,
+        report: FuzzReport,
+        tls: TlsMaterial,
+        jobs: int,
+        deviations: Mapping[str, Deviation],
+    ) -> None:
+        self.adapter, self.report, self.tls, self.jobs = adapter, report, tls, jobs
+        self.deviations = deviations
+        self.on_example: Callable[[bool], None] | None = None
+        self.progress: Callable[[str], None] | None = None
+        self.first_case_at = time.monotonic()
+        self.cases: list[FuzzCase] = []
+        # Shrink candidates, each run once per search (the paths of several failing examples
+        # often meet), at most ``jobs`` at a time across the shrinks under way.
+        self.tried: dict[FuzzCase, asyncio.Future[Result]] = {}
+        self.shrink_gate = asyncio.Semaphore(jobs)
+        self.waiting: deque[tuple[int, FuzzCase, Result]] = deque()  # failing, not yet shrinking
+        self.ahead: deque[tuple[int, FuzzCase, Result, asyncio.Future[Finding]]] = deque()
+        self.more = asyncio.Event()
+        self.all_run = False
+
+    async def run(self, cases: AsyncGenerator[FuzzCase, None]) -> None:
+        decide = asyncio.ensure_future(self._decide())
+        try:
+            await _run_in_order(self._counted(cases), self._run_one, self.jobs, self._one_example)
+            self.all_run = True
+            self.more.set()
+            await decide
+        finally:
+            left: list[asyncio.Future[Any]] = [decide, *(a[3] for a in self.ahead)]
+            left += self.tried.values()
+            for future in left:
+                future.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
+
+    async def _counted(
+        self, cases: AsyncGenerator[FuzzCase, None]
+    ) -> AsyncGenerator[FuzzCase, None]:
+        try:
+            async for case in cases:
+                if not self.cases:
+                    self.first_case_at = time.monotonic()
+                self.cases.append(case)
+                yield case
+        finally:
+            await cases.aclose()
+
+    async def _run_one(self, case: FuzzCase) -> Result:
+        # Credentials are hidden only in the findings' results (_decide): classifying needs
+        # none of that, and redacting every run's transcript was a tenth of its CPU.
+        scenario = build_scenario(case, scenario_id=f"fuzz.{self.adapter.name}")
+        return await run_scenario(scenario, self.adapter, tls=self.tls, show_secrets=True)
+
+    async def _run_gated(self, case: FuzzCase) -> Result:
+        async with self.shrink_gate:
+            return await self._run_one(case)
+
+    async def _run_candidates(self, batch: list[FuzzCase]) -> list[Result]:
+        for case in batch:
+            if case not in self.tried:
+                self.tried[case] = asyncio.ensure_future(self._run_gated(case))
+        # shielded: a shrink given up must not cancel a run that another one waits for
+        return list(await asyncio.gather(*(asyncio.shield(self.tried[c]) for c in batch)))
+
+    def _one_example(self, result: Result) -> None:
+        report = self.report
+        klass = classify(result)
+        report.counts[klass] = report.counts.get(klass, 0) + 1
+        if klass not in ("handled", "skipped"):
+            self.waiting.append((report.examples, self.cases[report.examples - 1], result))
+            self._start_shrinks()
+        if self.on_example is not None:  # after every example, in order (a live progress bar)
+            self.on_example(klass not in ("handled", "skipped"))
+        if self.progress is not None and report.examples % 50 == 0:
+            self.progress(f"{report.examples} examples: {_counts(report.counts)}")
+
+    def _start_shrinks(self) -> None:
+        while self.waiting and len(self.ahead) < SHRINKS_AHEAD:
+            index, case, result = self.waiting.popleft()
+            shrink = _shrink(case, result, index, self._run_candidates, self.jobs)
+            self.ahead.append((index, case, result, asyncio.ensure_future(shrink)))
+        self.more.set()
+
+    async def _decide(self) -> None:
+        """Each failing example in order, as a one-at-a-time search decides it: skipped if a
+        finding before it covers it, else shrunk, and kept if its finding is new."""
+        report = self.report
+        while True:
+            while not self.ahead:
+                if self.all_run and not self.waiting:
+                    return
+                self.more.clear()
+                await self.more.wait()
+            _, case, result, shrink = self.ahead.popleft()
+            klass = classify(result)
+            if any(
+                f.klass == klass and set(f.case.labels()) <= set(case.labels())
+                for f in report.findings
+            ):
+                shrink.cancel()  # most likely a finding already shrunk
+            else:
+                finding = await shrink
+                if all(f.key != finding.key for f in report.findings):
+                    finding.result = redact_result(finding.result)
+                    finding.known = known_deviation(finding, self.deviations)
+                    report.findings.append(finding)
+            self._start_shrinks()
 
 
 async def _run_in_order(
@@ -297,11 +367,11 @@ def _supported(adapter: ClientAdapter, base: str) -> bool:
     return unsupported_reason(adapter, probe) is None
 
 
-def _shrink(
+async def _shrink(
     case: FuzzCase,
     result: Result,
     index: int,
-    run_many: Callable[[list[FuzzCase]], list[Result]],
+    run_many: Callable[[list[FuzzCase]], Awaitable[list[Result]]],
     width: int,
 ) -> Finding:
     """Greedy: take the first simpler case that shows the same class, until none does.
@@ -320,7 +390,7 @@ def _shrink(
         start, size = 0, min(2, width)
         while start < len(candidates):
             batch = candidates[start : start + size]
-            results = run_many(batch)
+            results = await run_many(batch)
             hit = next((i for i, r in enumerate(results) if classify(r) == klass), None)
             if hit is not None:
                 runs += start + hit + 1
