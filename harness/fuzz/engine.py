@@ -5,6 +5,11 @@ Generation is Hypothesis's, seeded, and runs every one of the ``examples`` (Hypo
 search stops soon after its first failure, and a report of "nothing in N examples" must mean N).
 Shrinking is ours (``cases.simpler_cases``): a few dozen runs of simpler cases that keep the
 class of the finding, so a hang costs seconds, not minutes.
+
+A case mostly waits (on the client, on pauses, on a silence), so cases run ``jobs`` at a time
+on one event loop, and failing ones are shrunk while the others run; results are taken, and
+findings decided, in the order of the cases, so a seed gives the same findings however many
+run at once (``harness.fuzz.generation`` says why the cases are the same).
 """
 
 from __future__ import annotations

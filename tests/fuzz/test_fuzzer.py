@@ -12,8 +12,9 @@ from hypothesis import given, settings
 
 from harness.adapters.base import Capabilities, Target
 from harness.adapters.reference import ReferenceAdapter
-from harness.fuzz.cases import DOMAIN, Change, FuzzCase, build_scenario, fuzz_cases
+from harness.fuzz.cases import BASES, DOMAIN, Change, FuzzCase, build_scenario, fuzz_cases
 from harness.fuzz.engine import DEFAULT_EXAMPLES, classify, format_report, fuzz
+from harness.fuzz.generation import case_stream, generate_cases
 from harness.fuzz.strategies import frame
 from harness.outcome import ClientOutcome
 from harness.protocol.replies import Reply
@@ -96,8 +97,11 @@ def test_a_multi_line_reply_alone_is_what_the_first_line_client_misreads() -> No
 
 
 def test_the_same_seed_gives_the_same_findings(tmp_path: Path) -> None:
-    first = fuzz(FirstLineOnlyClient(), examples=40, seed=5)
-    second = fuzz(FirstLineOnlyClient(), examples=40, seed=5)
+    # One case at a time, generated here, against 16 at a time, generated in another process:
+    # results are taken and findings decided in the order of the cases either way.
+    first = fuzz(FirstLineOnlyClient(), examples=40, seed=5, jobs=1, separate_process=False)
+    second = fuzz(FirstLineOnlyClient(), examples=40, seed=5, jobs=16, separate_process=True)
+    assert first.findings, first.counts
     assert first.counts == second.counts
     assert [(f.klass, f.case) for f in first.findings] == [
         (f.klass, f.case) for f in second.findings
@@ -158,3 +162,20 @@ def test_a_finding_file_name_never_leaves_the_out_folder(client: str, tmp_path: 
     path = (tmp_path / f"{stem}.yaml").resolve()
     assert path.parent == tmp_path.resolve()
     assert "/" not in stem and ".." not in stem and stem
+
+
+def test_cases_generated_in_another_process_are_the_cases_generated_here() -> None:
+    async def streamed() -> list[FuzzCase]:
+        return [c async for c in case_stream(40, 7, BASES, separate_process=True)]
+
+    here = generate_cases(40, 7, BASES)
+    assert len(here) == 40
+    assert asyncio.run(streamed()) == here
+
+
+def test_a_failure_to_generate_in_the_other_process_is_reported() -> None:
+    async def streamed() -> list[FuzzCase]:
+        return [c async for c in case_stream(5, 0, (), separate_process=True)]  # no base
+
+    with pytest.raises(RuntimeError, match="generating the fuzz cases failed: InvalidArgument"):
+        asyncio.run(streamed())
