@@ -402,7 +402,11 @@ def cmd_clients(args: argparse.Namespace) -> int:
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
-    from harness.fuzz.engine import format_report, fuzz  # imports Hypothesis: only when fuzzing
+    from harness.fuzz.engine import (  # imports Hypothesis: only when fuzzing
+        DEFAULT_JOBS,
+        format_report,
+        fuzz,
+    )
 
     adapter = load_adapter(args.client)
     seed = args.seed if args.seed is not None else random.randrange(1, 2**31)
@@ -424,6 +428,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
             progress=say,
             deviations=deviations_for(adapter.name, args.deviations),
             on_example=(lambda failed: bar.step(failed=failed)) if bar.live else None,
+            jobs=DEFAULT_JOBS if args.jobs is None else max(1, args.jobs),
         )
     finally:
         bar.close()
@@ -598,6 +603,14 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--examples", type=int, default=200, help="generated cases (default 200)")
     fuzz.add_argument("--seed", type=int, help="the same seed gives the same cases and findings")
     fuzz.add_argument("--out", metavar="DIR", help="write each finding as DIR/<name>.yaml")
+    fuzz.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=None,
+        metavar="N",
+        help="cases run at once (default 16; the findings do not depend on it)",
+    )
     fuzz.add_argument(
         "--deviations",
         action="append",
