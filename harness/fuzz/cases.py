@@ -332,14 +332,17 @@ def _stage_steps(case: FuzzCase, stage: str, disturbed: bool) -> tuple[Step, ...
             optional=disturbed,  # after a changed EHLO reply a client may not (finish) AUTH
         )
         return (auth, *reply[1:])
-    command = {
-        "mail": ClientStep(kind="match", expected=f"MAIL FROM:<{SENDER}>"),
-        "rcpt": ClientStep(kind="match", expected=f"RCPT TO:<{RECIPIENT}>"),
-        "data": ClientStep(kind="match", expected="DATA"),
-        "dot": ClientStep(kind="data", expected="message", compare="any"),
-        "quit": ClientStep(kind="match", expected="QUIT", optional=True),
-    }[stage]
-    return (command, *reply)
+    return (_COMMANDS[stage], *reply)
+
+
+# The client's command per stage: the same (immutable) steps in every case.
+_COMMANDS = {
+    "mail": ClientStep(kind="match", expected=f"MAIL FROM:<{SENDER}>"),
+    "rcpt": ClientStep(kind="match", expected=f"RCPT TO:<{RECIPIENT}>"),
+    "data": ClientStep(kind="match", expected="DATA"),
+    "dot": ClientStep(kind="data", expected="message", compare="any"),
+    "quit": ClientStep(kind="match", expected="QUIT", optional=True),
+}
 
 
 def build_scenario(case: FuzzCase, *, scenario_id: str = "fuzz.case", note: str = "") -> Scenario:

@@ -27,7 +27,12 @@ from fake_servers.tls import TlsMaterial
 from harness.adapters.base import ClientAdapter, unsupported_reason
 from harness.deviations import Deviation
 from harness.fuzz.cases import BASES, DOMAIN, FuzzCase, build_scenario, simpler_cases
-from harness.fuzz.generation import case_stream, generate_cases, use_a_process
+from harness.fuzz.generation import (
+    case_stream,
+    fewer_collections,
+    generate_cases,
+    use_a_process,
+)
 from harness.protocol.replies import Reply
 from harness.redaction import redact_result
 from harness.results import Result, Verdict
@@ -180,16 +185,16 @@ def fuzz(
     search.on_example, search.progress = on_example, progress
     loop = asyncio.new_event_loop()
     try:
-        loop.run_until_complete(
-            search.run(case_stream(examples, seed, usable, separate_process=separate_process))
-        )
-        if progress is not None:
-            for finding in report.findings:
-                progress(f"finding: {finding.klass} {', '.join(finding.case.labels())}")
-        if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            for finding in report.findings:
-                _write_and_replay(finding, adapter, report, out, loop, tls)
+        with fewer_collections():
+            stream = case_stream(examples, seed, usable, separate_process=separate_process)
+            loop.run_until_complete(search.run(stream))
+            if progress is not None:
+                for finding in report.findings:
+                    progress(f"finding: {finding.klass} {', '.join(finding.case.labels())}")
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
+                for finding in report.findings:
+                    _write_and_replay(finding, adapter, report, out, loop, tls)
     finally:
         loop.close()
     report.seconds = time.monotonic() - started
