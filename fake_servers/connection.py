@@ -326,7 +326,7 @@ class ScriptedConnection(asyncio.Protocol):
                 self._end()
         elif self.waiting == "gives up":
             self._end()
-        elif self.waiting == "drain":
+        else:  # a scripted wait, or a client that does not read: no write can reach it now
             self._cancel_wait()
             self.waiting = None
             if not self.closed:
@@ -334,9 +334,6 @@ class ScriptedConnection(asyncio.Protocol):
                 self.playback.on_close()
                 self.closed = True
             self._end()
-        else:  # a scripted wait runs: its write will find the connection gone
-            self.reset_by_client = exc
-            self.held_eof = True
 
     # -- actions --
 
