@@ -138,8 +138,10 @@ async def _run(
             if isinstance(action, Write):
                 try:
                     writer.write(action.data)
-                    async with asyncio.timeout(timeout):
-                        await writer.drain()
+                    # Drain only when it can wait or fail: most writes leave nothing buffered.
+                    if writer.transport.get_write_buffer_size() or writer.transport.is_closing():
+                        async with asyncio.timeout(timeout):
+                            await writer.drain()
                 except (OSError, TimeoutError) as exc:
                     actions = machine.fail(f"could not send: {exc!r}")
             elif isinstance(action, StartTls):
