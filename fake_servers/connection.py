@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from fake_servers.playback import Action, BeginData, Playback
 from fake_servers.tls import describe
@@ -107,11 +107,11 @@ class ScriptedConnection(asyncio.Protocol):
     # -- asyncio.Protocol --
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport (uvloop's does not subclass asyncio.Transport, so no isinstance).
+        self.transport = stream = cast(asyncio.Transport, transport)
         server = self.server
         if not server._gate.admit():
-            transport.write(server._gate.refusal)
+            stream.write(server._gate.refusal)
             self._close_transport()
             return
         self.session = server._open_session(self)

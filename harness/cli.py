@@ -27,7 +27,8 @@ from harness.adapters.base import (
 )
 from harness.corpus import corpus_path
 from harness.deviations import apply_deviations, deviations_for
-from harness.errors import AdapterError, ScenarioError
+from harness.errors import AdapterError, ScenarioError, UsageError
+from harness.event_loop import install_from_environment
 from harness.faults import Fault, parse_fault
 from harness.report.json_report import build_report, write_report
 from harness.report.matrix import format_matrix_markdown, format_matrix_text
@@ -632,8 +633,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 number = getattr(signal, name)
                 previous[number] = signal.signal(number, _stop_on_signal)
     try:
+        install_from_environment()
         return int(args.func(args))
-    except (ScenarioError, AdapterError) as exc:
+    except (ScenarioError, AdapterError, UsageError) as exc:
         print(f"smtp-harness: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly
