@@ -368,6 +368,10 @@ class Playback:
         # client SHOULD send EHLO: legal, so it is graded non-strict, never a failure.
         self.helo_after_tls = False
         self._tls_fresh = False  # TLS has just started and no command has come since
+        self._server_spoke = False  # the script has sent something (the greeting, mostly)
+        # The client said EHLO or HELO before the server said anything, where the script waits
+        # for it to give up on a greeting that never comes: a SHOULD broken, graded non-strict.
+        self.talked_first = False
 
     # -- inputs --
 
@@ -605,6 +609,8 @@ class Playback:
                     return []  # its chunk follows; the reply comes after LAST
                 return self._run_unit(unit)
             mismatches.append((unit, mismatch))
+        if self._spoke_before_greeting(actual, candidates):
+            return []  # no reply: the greeting never comes, and the client must still give up
         shown = (
             actual.text
             if isinstance(actual, Command)
@@ -665,6 +671,30 @@ class Playback:
                 wire=mismatch.level is not None,
             )
         )
+
+    def _spoke_before_greeting(
+        self, actual: Command | DataReceived, candidates: list[tuple[Unit, Stack]]
+    ) -> bool:
+        """Take the first EHLO or HELO sent before the server said anything, while the script
+        waits for the client to give up on a silent server (``gives_up`` with no greeting).
+
+        RFC 5321 §4.3.1: "The sender SHOULD wait for this greeting message before sending any
+        commands" (R-GREET-2): speaking first is non-strict, and the client must still give up
+        (QUIT or close in time), as a client whose EHLO got no reply must. A second command
+        before a reply breaks the MUST of §4.3.1 ("the sender MUST wait for this response
+        before sending further commands") and fails as any other command there does.
+        """
+        if self._server_spoke or self.talked_first or not isinstance(actual, Command):
+            return False
+        if actual.verb not in ("EHLO", "HELO"):
+            return False
+        if not any(
+            isinstance(u.head, ClientStep) and u.head.kind == "gives_up" for u, _ in candidates
+        ):
+            return False
+        self.talked_first = True
+        self._last_verb = actual.verb
+        return True
 
     def _helo_in_place_of_ehlo(
         self,
@@ -759,6 +789,7 @@ class Playback:
                 self.hung_up = True
             if not isinstance(action, Send):
                 continue
+            self._server_spoke = True
             sent += action.data
             parser.receive_data(action.data)
             try:

@@ -298,6 +298,7 @@ class _Connection:
         self.session.server_closed = self.playback.hung_up and self.playback.failure is None
         self.session.helo_for_ehlo = self.playback.helo_for_ehlo
         self.session.helo_after_tls = self.playback.helo_after_tls
+        self.session.talked_first = self.session.talked_first or self.playback.talked_first
         if self.playback.failure is not None:
             self.note(f"FAILED: {self.playback.failure.message}")
 
