@@ -369,6 +369,10 @@ class Playback:
         self.helo_after_tls = False
         self._tls_fresh = False  # TLS has just started and no command has come since
         self._server_spoke = False  # the script has sent something (the greeting, mostly)
+        # The last reply ends in a TLS start the client may refuse (``may_refuse``), and no
+        # input has come since: a close now, even while that reply is still being written, is
+        # the refusal the script allows.
+        self._tls_refusable = False
         # The client said EHLO or HELO before the server said anything, where the script waits
         # for it to give up on a greeting that never comes: a SHOULD broken, graded non-strict.
         self.talked_first = False
@@ -382,6 +386,7 @@ class Playback:
     def on_command(self, command: Command) -> list[Action]:
         if self.finished:
             return []
+        self._tls_refusable = False
         if self._auth is not None:
             return self._auth_answer(command)
         if self._bdat is not None:
@@ -439,12 +444,23 @@ class Playback:
     def on_data(self, data: DataReceived) -> list[Action]:
         if self.finished:
             return []
+        self._tls_refusable = False
         return self._consume(data)
 
-    def on_close(self) -> list[Action]:
-        """The client closed its side. Fine if all that is left is optional."""
+    def on_close(self, *, while_writing: bool = False) -> list[Action]:
+        """The client closed its side. Fine if all that is left is optional.
+
+        ``while_writing``: the close was seen as a failed write, so the rest of the actions did
+        not run. Before a TLS start the script lets the client refuse, that is the refusal: a
+        client that discards plaintext after its STARTTLS (RFC 3207 §4.2) and starts the
+        handshake while injected bytes still arrive (split in pieces) finds them in the TLS
+        stream, fails the handshake and aborts, as RFC 3207 §4 says it SHOULD.
+        """
         if self.finished:
             return []
+        if while_writing and self._tls_refusable:
+            self.finished = True
+            return [Close()]
         candidates: list[tuple[Unit, Stack]] = []
         # An optional AUTH step may be left mid-way too.
         auth_done = self._auth is None or self._auth.step.optional
@@ -784,6 +800,7 @@ class Playback:
             if isinstance(action, StartTls):
                 self.extensions = None  # RFC 3207 §4.2: everything learned before TLS is void
                 self._tls_fresh = True
+                self._tls_refusable = action.may_refuse
             if isinstance(action, Close):
                 self.finished = True
                 self.hung_up = True

@@ -486,7 +486,7 @@ class _Connection:
                 # The client closed while we were still answering (e.g. replies to a pipelined
                 # group it gave up on): judged like a close, fine if only optional steps remain.
                 self.note(f"connection lost while writing: {exc!r}")
-                self.playback.on_close()
+                self.playback.on_close(while_writing=True)
                 self.closed = True
                 return False
         return True
