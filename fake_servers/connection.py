@@ -69,7 +69,9 @@ class ScriptedConnection(asyncio.Protocol):
         self.server = server
         self.loop = asyncio.get_running_loop()
         scenario = server.scenario
-        self.playback = Playback(scenario, composes_message=server.composes_message)
+        self.playback = Playback(
+            scenario, composes_message=server.composes_message, script=server.script
+        )
         self.parser = CommandParser(max_line=scenario.limits.line, max_data=scenario.limits.message)
         self.read_timeout = scenario.limits.read
         self.total = scenario.limits.total
@@ -382,6 +384,9 @@ class ScriptedConnection(asyncio.Protocol):
             self.data_reply_due = False
             assert self.session is not None
             self.session.data_accepted = self.session.data_accepted or action.data[:1] == b"2"
+        if not (faults or action.delay or action.split or action.every_byte):
+            self._write(action.data)  # the common case: one piece, no wait
+            return
         where = f" (line {action.line})" if action.line else ""
         items: list[_Item] = []
         if action.delay:
@@ -390,10 +395,7 @@ class ScriptedConnection(asyncio.Protocol):
             if pause:
                 items.append(_Pause(pause, f"a pause inside a write{where}"))
             items.append(_Write(piece))
-        if len(items) == 1:
-            self._write(action.data)  # the common case: one piece, no wait
-        else:
-            self.queue.extendleft(reversed(items))
+        self.queue.extendleft(reversed(items))
 
     def _write(self, data: bytes) -> None:
         self.greeted = True

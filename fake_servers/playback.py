@@ -24,6 +24,7 @@ Rules:
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -52,7 +53,7 @@ from harness.scenario.model import (
     give_up_window,
 )
 
-__all__ = ["Action", "BeginData", "Failure", "Playback"]
+__all__ = ["Action", "BeginData", "Failure", "Playback", "Script"]
 
 ABORT_REPLY = b"421 4.3.0 smtp-harness: the client did not follow the script, closing\r\n"
 _QUIT = Command.build("QUIT")
@@ -157,7 +158,24 @@ class _Reach:
     close_falls: bool
 
 
-def _walk(nodes: tuple[Node, ...], index: int, memo: dict[int, _Reach]) -> _Reach:
+# The reach from each position, by (id of the node tuple, index): it depends on the script
+# alone, so one memo serves every connection that plays the same compiled script.
+Memo = dict[tuple[int, int], "_Reach"]
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A scenario's exchange compiled once, for every connection that plays it."""
+
+    nodes: tuple[Node, ...]
+    memo: Memo = field(default_factory=dict)
+
+    @classmethod
+    def compile(cls, scenario: Scenario) -> Script:
+        return cls(compile_steps(scenario.exchange))
+
+
+def _walk(nodes: tuple[Node, ...], index: int, memo: Memo) -> _Reach:
     """The reach of ``nodes`` from ``index``, in script order.
 
     Linear in the part of the script it looks at: each ``any_of`` branch and ``unordered``
@@ -165,8 +183,9 @@ def _walk(nodes: tuple[Node, ...], index: int, memo: dict[int, _Reach]) -> _Reac
     the steps after a branch are walked once, not once per branch. A position is never listed
     twice. This is what keeps 30 chained ``any_of`` or 10 optional ``unordered`` groups cheap.
     """
-    if index == 0 and id(nodes) in memo:
-        return memo[id(nodes)]
+    key = (id(nodes), index)
+    if key in memo:
+        return memo[key]
     found: list[tuple[Unit, Stack]] = []
     collect, ends = True, False  # collect: no silence passed yet, candidates still count
     result: _Reach | None = None
@@ -207,8 +226,7 @@ def _walk(nodes: tuple[Node, ...], index: int, memo: dict[int, _Reach]) -> _Reac
         break
     if result is None:
         result = _Reach(tuple(found), collect, ends, True)
-    if index == 0:
-        memo[id(nodes)] = result
+    memo[key] = result
     return result
 
 
@@ -232,7 +250,7 @@ def _group_reach(node: Group, remaining: frozenset[int], parts: dict[int, _Reach
     )
 
 
-def _expand(stack: Stack, out: list[tuple[Unit, Stack]], memo: dict[int, _Reach]) -> bool:
+def _expand(stack: Stack, out: list[tuple[Unit, Stack]], memo: Memo) -> bool:
     """Append every unit that can take the next input (with the stack just after it) to ``out``.
     Returns True if the script can end here without any more input."""
     collect, ends = True, False
@@ -341,11 +359,15 @@ class Playback:
     or once the script is done, ``finished`` is True and the last actions close the connection.
     """
 
-    def __init__(self, scenario: Scenario, *, composes_message: bool = False) -> None:
+    def __init__(
+        self, scenario: Scenario, *, composes_message: bool = False, script: Script | None = None
+    ) -> None:
+        """``script``: ``Script.compile(scenario)``, shared by the connections that play it."""
         self.scenario = scenario
         self.composes_message = composes_message  # the client writes its own message
-        self._stack: Stack = (_Seq(compile_steps(scenario.exchange), 0),)
-        self._memo: dict[int, _Reach] = {}  # reach of each branch and group, by node tuple
+        script = script or Script.compile(scenario)
+        self._stack: Stack = (_Seq(script.nodes, 0),)
+        self._memo = script.memo
         # Most scripts have no silence step: then the read loop need not look for one.
         self._has_silence = _any_silence(scenario.exchange)
         self.failure: Failure | None = None
@@ -793,9 +815,13 @@ class Playback:
 
     def _observe_replies(self, actions: list[Action]) -> None:
         """Track the EHLO extensions and 354 from what the server is about to send."""
-        parser = ReplyParser(allow_bare_lf=True)
-        last: Reply | None = None
-        sent = b""
+        writes_of_step = tuple(a.data for a in actions if isinstance(a, Send))
+        if sum(map(len, writes_of_step)) <= _CACHED_REPLY_SIZE:
+            own = _read_own_replies(writes_of_step)
+        else:  # a huge reply is not kept in the cache
+            own = _read_own_replies.__wrapped__(writes_of_step)
+        last = own.last
+        writes = -1
         for i, action in enumerate(list(actions)):
             if isinstance(action, StartTls):
                 self.extensions = None  # RFC 3207 §4.2: everything learned before TLS is void
@@ -807,20 +833,15 @@ class Playback:
             if not isinstance(action, Send):
                 continue
             self._server_spoke = True
-            sent += action.data
-            parser.receive_data(action.data)
-            try:
-                while not isinstance(event := parser.next_event(), NeedData):
-                    if isinstance(event, Reply):
-                        last = event
-            except RemoteProtocolError:
+            writes += 1
+            if writes == own.broken_at:
                 if self._last_verb == "EHLO":  # a lenient client reads what it can
-                    last = _salvage_ehlo(sent)
+                    last = _salvage_ehlo(own.sent)
                 break
-            if last is not None and last.code == 354 and self._last_verb == "DATA":
+            if writes == own.first_354 and self._last_verb == "DATA":
                 actions.insert(i + 1, BeginData())
                 self._last_verb = ""
-        if self._last_verb == "DATA" and _LINE_354.search(sent):
+        if self._last_verb == "DATA" and own.line_354:
             # A 354 in broken framing: a lenient client sends the message, so read it as one.
             at = max(i for i, a in enumerate(actions) if isinstance(a, Send))
             actions.insert(at + 1, BeginData())
@@ -1041,6 +1062,43 @@ def _helo_reply(actions: tuple[Action, ...]) -> tuple[tuple[Action, ...], tuple[
                 action = replace(action, data=data, split=action.split if fits else None)
         out.append(action)
     return tuple(out), keywords
+
+
+@dataclass(frozen=True, slots=True)
+class _OwnReplies:
+    """What the server's own writes of one step say, read once per distinct step."""
+
+    last: Reply | None  # the last complete reply (before a framing error, if any)
+    first_354: int | None  # the write after which a 354 is the last complete reply, first
+    broken_at: int | None  # the write whose framing broke the reply parser
+    sent: bytes  # the writes, joined, up to the broken one
+    line_354: bool  # a line of ``sent`` starts with 354
+
+
+_CACHED_REPLY_SIZE = 65536
+
+
+@functools.lru_cache(maxsize=1024)
+def _read_own_replies(writes: tuple[bytes, ...]) -> _OwnReplies:
+    """Parse the server's own writes as a client would. A script's steps repeat for every
+    connection, so this runs once per distinct step, not once per session."""
+    parser = ReplyParser(allow_bare_lf=True)
+    last: Reply | None = None
+    first_354 = broken_at = None
+    sent = b""
+    for n, data in enumerate(writes):
+        sent += data
+        parser.receive_data(data)
+        try:
+            while not isinstance(event := parser.next_event(), NeedData):
+                if isinstance(event, Reply):
+                    last = event
+        except RemoteProtocolError:
+            broken_at = n
+            break
+        if first_354 is None and last is not None and last.code == 354:
+            first_354 = n
+    return _OwnReplies(last, first_354, broken_at, sent, bool(_LINE_354.search(sent)))
 
 
 def _salvage_ehlo(sent: bytes) -> Reply | None:

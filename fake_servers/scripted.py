@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from fake_servers.connection import ScriptedConnection, harness_error
 from fake_servers.limits import DEFAULT_MAX_CONNECTIONS, ConnectionGate, require_loopback
-from fake_servers.playback import Failure
+from fake_servers.playback import Failure, Script
 from fake_servers.tls import TlsMaterial
 from harness.faults import FaultPlan
 from harness.scenario.model import AnyOf, Certificate, Scenario, StartTls, Step, TlsMode, Unordered
@@ -82,6 +82,7 @@ class ScriptedServer:
         allow_non_loopback: bool = False,
     ) -> None:
         self.scenario = scenario
+        self.script = Script.compile(scenario)  # once, for every connection
         self.composes_message = composes_message
         self.tls = tls
         self.host = require_loopback(host, allow_non_loopback=allow_non_loopback)
