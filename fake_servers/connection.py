@@ -333,7 +333,7 @@ class ScriptedConnection(asyncio.Protocol):
             self.waiting = None
             if not self.closed:
                 self._note(f"connection lost while writing: {exc!r}")
-                self.playback.on_close()
+                self.playback.on_close(while_writing=True)
                 self.closed = True
             self._end()
 
@@ -403,7 +403,7 @@ class ScriptedConnection(asyncio.Protocol):
             # The client closed while we were still answering (e.g. replies to a pipelined
             # group it gave up on): judged like a close, fine if only optional steps remain.
             self._note(f"connection lost while writing: {self.reset_by_client!r}")
-            self.playback.on_close()
+            self.playback.on_close(while_writing=True)
             self.closed = True
             self.queue.clear()
             return
@@ -619,6 +619,7 @@ class ScriptedConnection(asyncio.Protocol):
         session.server_closed = playback.hung_up and playback.failure is None
         session.helo_for_ehlo = playback.helo_for_ehlo
         session.helo_after_tls = playback.helo_after_tls
+        session.talked_first = session.talked_first or playback.talked_first
         if playback.failure is not None:
             self._note(f"FAILED: {playback.failure.message}")
         session.done.set()

@@ -390,6 +390,14 @@ class Playback:
         # client SHOULD send EHLO: legal, so it is graded non-strict, never a failure.
         self.helo_after_tls = False
         self._tls_fresh = False  # TLS has just started and no command has come since
+        self._server_spoke = False  # the script has sent something (the greeting, mostly)
+        # The last reply ends in a TLS start the client may refuse (``may_refuse``), and no
+        # input has come since: a close now, even while that reply is still being written, is
+        # the refusal the script allows.
+        self._tls_refusable = False
+        # The client said EHLO or HELO before the server said anything, where the script waits
+        # for it to give up on a greeting that never comes: a SHOULD broken, graded non-strict.
+        self.talked_first = False
 
     # -- inputs --
 
@@ -400,6 +408,7 @@ class Playback:
     def on_command(self, command: Command) -> list[Action]:
         if self.finished:
             return []
+        self._tls_refusable = False
         if self._auth is not None:
             return self._auth_answer(command)
         if self._bdat is not None:
@@ -457,12 +466,23 @@ class Playback:
     def on_data(self, data: DataReceived) -> list[Action]:
         if self.finished:
             return []
+        self._tls_refusable = False
         return self._consume(data)
 
-    def on_close(self) -> list[Action]:
-        """The client closed its side. Fine if all that is left is optional."""
+    def on_close(self, *, while_writing: bool = False) -> list[Action]:
+        """The client closed its side. Fine if all that is left is optional.
+
+        ``while_writing``: the close was seen as a failed write, so the rest of the actions did
+        not run. Before a TLS start the script lets the client refuse, that is the refusal: a
+        client that discards plaintext after its STARTTLS (RFC 3207 §4.2) and starts the
+        handshake while injected bytes still arrive (split in pieces) finds them in the TLS
+        stream, fails the handshake and aborts, as RFC 3207 §4 says it SHOULD.
+        """
         if self.finished:
             return []
+        if while_writing and self._tls_refusable:
+            self.finished = True
+            return [Close()]
         candidates: list[tuple[Unit, Stack]] = []
         # An optional AUTH step may be left mid-way too.
         auth_done = self._auth is None or self._auth.step.optional
@@ -627,6 +647,8 @@ class Playback:
                     return []  # its chunk follows; the reply comes after LAST
                 return self._run_unit(unit)
             mismatches.append((unit, mismatch))
+        if self._spoke_before_greeting(actual, candidates):
+            return []  # no reply: the greeting never comes, and the client must still give up
         shown = (
             actual.text
             if isinstance(actual, Command)
@@ -687,6 +709,30 @@ class Playback:
                 wire=mismatch.level is not None,
             )
         )
+
+    def _spoke_before_greeting(
+        self, actual: Command | DataReceived, candidates: list[tuple[Unit, Stack]]
+    ) -> bool:
+        """Take the first EHLO or HELO sent before the server said anything, while the script
+        waits for the client to give up on a silent server (``gives_up`` with no greeting).
+
+        RFC 5321 §4.3.1: "The sender SHOULD wait for this greeting message before sending any
+        commands" (R-GREET-2): speaking first is non-strict, and the client must still give up
+        (QUIT or close in time), as a client whose EHLO got no reply must. A second command
+        before a reply breaks the MUST of §4.3.1 ("the sender MUST wait for this response
+        before sending further commands") and fails as any other command there does.
+        """
+        if self._server_spoke or self.talked_first or not isinstance(actual, Command):
+            return False
+        if actual.verb not in ("EHLO", "HELO"):
+            return False
+        if not any(
+            isinstance(u.head, ClientStep) and u.head.kind == "gives_up" for u, _ in candidates
+        ):
+            return False
+        self.talked_first = True
+        self._last_verb = actual.verb
+        return True
 
     def _helo_in_place_of_ehlo(
         self,
@@ -780,11 +826,13 @@ class Playback:
             if isinstance(action, StartTls):
                 self.extensions = None  # RFC 3207 §4.2: everything learned before TLS is void
                 self._tls_fresh = True
+                self._tls_refusable = action.may_refuse
             if isinstance(action, Close):
                 self.finished = True
                 self.hung_up = True
             if not isinstance(action, Send):
                 continue
+            self._server_spoke = True
             writes += 1
             if writes == own.broken_at:
                 if self._last_verb == "EHLO":  # a lenient client reads what it can
