@@ -168,11 +168,12 @@ class Script:
     """A scenario's exchange compiled once, for every connection that plays it."""
 
     nodes: tuple[Node, ...]
+    has_silence: bool  # most scripts have none: then the reads need not look for one
     memo: Memo = field(default_factory=dict)
 
     @classmethod
     def compile(cls, scenario: Scenario) -> Script:
-        return cls(compile_steps(scenario.exchange))
+        return cls(compile_steps(scenario.exchange), _any_silence(scenario.exchange))
 
 
 def _walk(nodes: tuple[Node, ...], index: int, memo: Memo) -> _Reach:
@@ -368,8 +369,7 @@ class Playback:
         script = script or Script.compile(scenario)
         self._stack: Stack = (_Seq(script.nodes, 0),)
         self._memo = script.memo
-        # Most scripts have no silence step: then the read loop need not look for one.
-        self._has_silence = _any_silence(scenario.exchange)
+        self._has_silence = script.has_silence
         self.failure: Failure | None = None
         self.finished = False
         self.extensions: Extensions | None = None
