@@ -142,9 +142,11 @@ class ScriptedServer:
 
     async def first_session(self, timeout: float) -> Session | None:
         """The first session, once it has ended; None if no client connected in time."""
-        try:
-            await asyncio.wait_for(self._first.wait(), timeout)
-            await asyncio.wait_for(self.sessions[0].done.wait(), timeout)
+        try:  # asyncio.timeout, not wait_for: no task per wait
+            async with asyncio.timeout(timeout):
+                await self._first.wait()
+            async with asyncio.timeout(timeout):
+                await self.sessions[0].done.wait()
         except TimeoutError:
             return None
         return self.sessions[0]

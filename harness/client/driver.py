@@ -77,16 +77,14 @@ async def _session(
     ctx = config.ssl_context or (ssl.create_default_context() if needs_tls else None)
     hostname = config.server_hostname or config.host
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(
+        async with asyncio.timeout(config.timeout):  # no task, unlike wait_for
+            reader, writer = await asyncio.open_connection(
                 config.host,
                 config.port,
                 ssl=ctx if implicit else None,
                 server_hostname=hostname if implicit else None,
                 ssl_handshake_timeout=config.timeout if implicit else None,
-            ),
-            config.timeout,
-        )
+            )
     except (OSError, ssl.SSLError, TimeoutError) as exc:
         machine = ClientMachine(task, ehlo_name="[127.0.0.1]", variant=variant)
         machine.fail(f"could not connect: {exc!r}")
