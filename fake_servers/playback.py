@@ -264,7 +264,10 @@ def _expand(stack: Stack, out: list[tuple[Unit, Stack]], memo: Memo) -> bool:
             members = {i: _walk(groups[i], 0, memo) for i in frame.remaining}
             reach = _group_reach(frame.node, frame.remaining, members)
         if collect:
-            out += [(u, (*below, *rel)) for u, rel in reach.candidates]
+            if below:
+                out += [(u, (*below, *rel)) for u, rel in reach.candidates]
+            else:  # the outermost frame (most steps): the stacks are the reach's own
+                out += reach.candidates
         ends = ends or reach.ends
         if collect and reach.falls:
             continue
