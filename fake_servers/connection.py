@@ -537,6 +537,8 @@ class ScriptedConnection(asyncio.Protocol):
         what, _may_refuse, certificate = self.handshake
         self._cancel_wait()
         self.waiting = None
+        self.tls_on = True
+        self.tls_unread = True  # records that came behind the client's Finished
         self._note(f"{what} handshake done ({self.tls.version})")
         if certificate.must_refuse:
             # RFC 3207 §4.1: a client that finds the security too weak "SHOULD issue an SMTP
@@ -553,8 +555,6 @@ class ScriptedConnection(asyncio.Protocol):
             )
         if what == "implicit TLS":
             self.queue.extend(self.playback.start())
-        self.tls_on = True
-        self.tls_unread = True  # records that came behind the client's Finished
         self._pump()
 
     def _flush_tls(self) -> None:
