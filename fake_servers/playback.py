@@ -24,6 +24,7 @@ Rules:
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -52,7 +53,7 @@ from harness.scenario.model import (
     give_up_window,
 )
 
-__all__ = ["Action", "BeginData", "Failure", "Playback"]
+__all__ = ["Action", "BeginData", "Failure", "Playback", "Script"]
 
 ABORT_REPLY = b"421 4.3.0 smtp-harness: the client did not follow the script, closing\r\n"
 _QUIT = Command.build("QUIT")
@@ -157,7 +158,25 @@ class _Reach:
     close_falls: bool
 
 
-def _walk(nodes: tuple[Node, ...], index: int, memo: dict[int, _Reach]) -> _Reach:
+# The reach from each position, by (id of the node tuple, index): it depends on the script
+# alone, so one memo serves every connection that plays the same compiled script.
+Memo = dict[tuple[int, int], "_Reach"]
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A scenario's exchange compiled once, for every connection that plays it."""
+
+    nodes: tuple[Node, ...]
+    has_silence: bool  # most scripts have none: then the reads need not look for one
+    memo: Memo = field(default_factory=dict)
+
+    @classmethod
+    def compile(cls, scenario: Scenario) -> Script:
+        return cls(compile_steps(scenario.exchange), _any_silence(scenario.exchange))
+
+
+def _walk(nodes: tuple[Node, ...], index: int, memo: Memo) -> _Reach:
     """The reach of ``nodes`` from ``index``, in script order.
 
     Linear in the part of the script it looks at: each ``any_of`` branch and ``unordered``
@@ -165,8 +184,9 @@ def _walk(nodes: tuple[Node, ...], index: int, memo: dict[int, _Reach]) -> _Reac
     the steps after a branch are walked once, not once per branch. A position is never listed
     twice. This is what keeps 30 chained ``any_of`` or 10 optional ``unordered`` groups cheap.
     """
-    if index == 0 and id(nodes) in memo:
-        return memo[id(nodes)]
+    key = (id(nodes), index)
+    if key in memo:
+        return memo[key]
     found: list[tuple[Unit, Stack]] = []
     collect, ends = True, False  # collect: no silence passed yet, candidates still count
     result: _Reach | None = None
@@ -207,8 +227,7 @@ def _walk(nodes: tuple[Node, ...], index: int, memo: dict[int, _Reach]) -> _Reac
         break
     if result is None:
         result = _Reach(tuple(found), collect, ends, True)
-    if index == 0:
-        memo[id(nodes)] = result
+    memo[key] = result
     return result
 
 
@@ -232,7 +251,7 @@ def _group_reach(node: Group, remaining: frozenset[int], parts: dict[int, _Reach
     )
 
 
-def _expand(stack: Stack, out: list[tuple[Unit, Stack]], memo: dict[int, _Reach]) -> bool:
+def _expand(stack: Stack, out: list[tuple[Unit, Stack]], memo: Memo) -> bool:
     """Append every unit that can take the next input (with the stack just after it) to ``out``.
     Returns True if the script can end here without any more input."""
     collect, ends = True, False
@@ -245,7 +264,10 @@ def _expand(stack: Stack, out: list[tuple[Unit, Stack]], memo: dict[int, _Reach]
             members = {i: _walk(groups[i], 0, memo) for i in frame.remaining}
             reach = _group_reach(frame.node, frame.remaining, members)
         if collect:
-            out += [(u, (*below, *rel)) for u, rel in reach.candidates]
+            if below:
+                out += [(u, (*below, *rel)) for u, rel in reach.candidates]
+            else:  # the outermost frame (most steps): the stacks are the reach's own
+                out += reach.candidates
         ends = ends or reach.ends
         if collect and reach.falls:
             continue
@@ -341,13 +363,16 @@ class Playback:
     or once the script is done, ``finished`` is True and the last actions close the connection.
     """
 
-    def __init__(self, scenario: Scenario, *, composes_message: bool = False) -> None:
+    def __init__(
+        self, scenario: Scenario, *, composes_message: bool = False, script: Script | None = None
+    ) -> None:
+        """``script``: ``Script.compile(scenario)``, shared by the connections that play it."""
         self.scenario = scenario
         self.composes_message = composes_message  # the client writes its own message
-        self._stack: Stack = (_Seq(compile_steps(scenario.exchange), 0),)
-        self._memo: dict[int, _Reach] = {}  # reach of each branch and group, by node tuple
-        # Most scripts have no silence step: then the read loop need not look for one.
-        self._has_silence = _any_silence(scenario.exchange)
+        script = script or Script.compile(scenario)
+        self._stack: Stack = (_Seq(script.nodes, 0),)
+        self._memo = script.memo
+        self._has_silence = script.has_silence
         self.failure: Failure | None = None
         self.finished = False
         self.extensions: Extensions | None = None
@@ -368,6 +393,14 @@ class Playback:
         # client SHOULD send EHLO: legal, so it is graded non-strict, never a failure.
         self.helo_after_tls = False
         self._tls_fresh = False  # TLS has just started and no command has come since
+        self._server_spoke = False  # the script has sent something (the greeting, mostly)
+        # The last reply ends in a TLS start the client may refuse (``may_refuse``), and no
+        # input has come since: a close now, even while that reply is still being written, is
+        # the refusal the script allows.
+        self._tls_refusable = False
+        # The client said EHLO or HELO before the server said anything, where the script waits
+        # for it to give up on a greeting that never comes: a SHOULD broken, graded non-strict.
+        self.talked_first = False
 
     # -- inputs --
 
@@ -378,6 +411,7 @@ class Playback:
     def on_command(self, command: Command) -> list[Action]:
         if self.finished:
             return []
+        self._tls_refusable = False
         if self._auth is not None:
             return self._auth_answer(command)
         if self._bdat is not None:
@@ -435,12 +469,23 @@ class Playback:
     def on_data(self, data: DataReceived) -> list[Action]:
         if self.finished:
             return []
+        self._tls_refusable = False
         return self._consume(data)
 
-    def on_close(self) -> list[Action]:
-        """The client closed its side. Fine if all that is left is optional."""
+    def on_close(self, *, while_writing: bool = False) -> list[Action]:
+        """The client closed its side. Fine if all that is left is optional.
+
+        ``while_writing``: the close was seen as a failed write, so the rest of the actions did
+        not run. Before a TLS start the script lets the client refuse, that is the refusal: a
+        client that discards plaintext after its STARTTLS (RFC 3207 §4.2) and starts the
+        handshake while injected bytes still arrive (split in pieces) finds them in the TLS
+        stream, fails the handshake and aborts, as RFC 3207 §4 says it SHOULD.
+        """
         if self.finished:
             return []
+        if while_writing and self._tls_refusable:
+            self.finished = True
+            return [Close()]
         candidates: list[tuple[Unit, Stack]] = []
         # An optional AUTH step may be left mid-way too.
         auth_done = self._auth is None or self._auth.step.optional
@@ -605,6 +650,8 @@ class Playback:
                     return []  # its chunk follows; the reply comes after LAST
                 return self._run_unit(unit)
             mismatches.append((unit, mismatch))
+        if self._spoke_before_greeting(actual, candidates):
+            return []  # no reply: the greeting never comes, and the client must still give up
         shown = (
             actual.text
             if isinstance(actual, Command)
@@ -665,6 +712,30 @@ class Playback:
                 wire=mismatch.level is not None,
             )
         )
+
+    def _spoke_before_greeting(
+        self, actual: Command | DataReceived, candidates: list[tuple[Unit, Stack]]
+    ) -> bool:
+        """Take the first EHLO or HELO sent before the server said anything, while the script
+        waits for the client to give up on a silent server (``gives_up`` with no greeting).
+
+        RFC 5321 §4.3.1: "The sender SHOULD wait for this greeting message before sending any
+        commands" (R-GREET-2): speaking first is non-strict, and the client must still give up
+        (QUIT or close in time), as a client whose EHLO got no reply must. A second command
+        before a reply breaks the MUST of §4.3.1 ("the sender MUST wait for this response
+        before sending further commands") and fails as any other command there does.
+        """
+        if self._server_spoke or self.talked_first or not isinstance(actual, Command):
+            return False
+        if actual.verb not in ("EHLO", "HELO"):
+            return False
+        if not any(
+            isinstance(u.head, ClientStep) and u.head.kind == "gives_up" for u, _ in candidates
+        ):
+            return False
+        self.talked_first = True
+        self._last_verb = actual.verb
+        return True
 
     def _helo_in_place_of_ehlo(
         self,
@@ -747,32 +818,33 @@ class Playback:
 
     def _observe_replies(self, actions: list[Action]) -> None:
         """Track the EHLO extensions and 354 from what the server is about to send."""
-        parser = ReplyParser(allow_bare_lf=True)
-        last: Reply | None = None
-        sent = b""
+        writes_of_step = tuple(a.data for a in actions if isinstance(a, Send))
+        if sum(map(len, writes_of_step)) <= _CACHED_REPLY_SIZE:
+            own = _read_own_replies(writes_of_step)
+        else:  # a huge reply is not kept in the cache
+            own = _read_own_replies.__wrapped__(writes_of_step)
+        last = own.last
+        writes = -1
         for i, action in enumerate(list(actions)):
             if isinstance(action, StartTls):
                 self.extensions = None  # RFC 3207 §4.2: everything learned before TLS is void
                 self._tls_fresh = True
+                self._tls_refusable = action.may_refuse
             if isinstance(action, Close):
                 self.finished = True
                 self.hung_up = True
             if not isinstance(action, Send):
                 continue
-            sent += action.data
-            parser.receive_data(action.data)
-            try:
-                while not isinstance(event := parser.next_event(), NeedData):
-                    if isinstance(event, Reply):
-                        last = event
-            except RemoteProtocolError:
+            self._server_spoke = True
+            writes += 1
+            if writes == own.broken_at:
                 if self._last_verb == "EHLO":  # a lenient client reads what it can
-                    last = _salvage_ehlo(sent)
+                    last = _salvage_ehlo(own.sent)
                 break
-            if last is not None and last.code == 354 and self._last_verb == "DATA":
+            if writes == own.first_354 and self._last_verb == "DATA":
                 actions.insert(i + 1, BeginData())
                 self._last_verb = ""
-        if self._last_verb == "DATA" and _LINE_354.search(sent):
+        if self._last_verb == "DATA" and own.line_354:
             # A 354 in broken framing: a lenient client sends the message, so read it as one.
             at = max(i for i, a in enumerate(actions) if isinstance(a, Send))
             actions.insert(at + 1, BeginData())
@@ -993,6 +1065,43 @@ def _helo_reply(actions: tuple[Action, ...]) -> tuple[tuple[Action, ...], tuple[
                 action = replace(action, data=data, split=action.split if fits else None)
         out.append(action)
     return tuple(out), keywords
+
+
+@dataclass(frozen=True, slots=True)
+class _OwnReplies:
+    """What the server's own writes of one step say, read once per distinct step."""
+
+    last: Reply | None  # the last complete reply (before a framing error, if any)
+    first_354: int | None  # the write after which a 354 is the last complete reply, first
+    broken_at: int | None  # the write whose framing broke the reply parser
+    sent: bytes  # the writes, joined, up to the broken one
+    line_354: bool  # a line of ``sent`` starts with 354
+
+
+_CACHED_REPLY_SIZE = 65536
+
+
+@functools.lru_cache(maxsize=1024)
+def _read_own_replies(writes: tuple[bytes, ...]) -> _OwnReplies:
+    """Parse the server's own writes as a client would. A script's steps repeat for every
+    connection, so this runs once per distinct step, not once per session."""
+    parser = ReplyParser(allow_bare_lf=True)
+    last: Reply | None = None
+    first_354 = broken_at = None
+    sent = b""
+    for n, data in enumerate(writes):
+        sent += data
+        parser.receive_data(data)
+        try:
+            while not isinstance(event := parser.next_event(), NeedData):
+                if isinstance(event, Reply):
+                    last = event
+        except RemoteProtocolError:
+            broken_at = n
+            break
+        if first_354 is None and last is not None and last.code == 354:
+            first_354 = n
+    return _OwnReplies(last, first_354, broken_at, sent, bool(_LINE_354.search(sent)))
 
 
 def _salvage_ehlo(sent: bytes) -> Reply | None:

@@ -27,14 +27,20 @@ from harness.adapters.base import (
 )
 from harness.corpus import corpus_path
 from harness.deviations import apply_deviations, deviations_for
-from harness.errors import AdapterError, ScenarioError
+from harness.errors import AdapterError, ScenarioError, UsageError
+from harness.event_loop import install_from_environment
 from harness.faults import Fault, parse_fault
 from harness.report.json_report import build_report, write_report
 from harness.report.matrix import format_matrix_markdown, format_matrix_text
 from harness.report.progress import Progress, is_quiet_worthy
 from harness.report.text import format_failure, format_result_line, format_summary, shows_detail
 from harness.results import Result
-from harness.scenario.loader import iter_scenario_files, load_scenario, load_scenarios
+from harness.scenario.loader import (
+    check_unique_ids,
+    iter_scenario_files,
+    load_scenario,
+    load_scenarios,
+)
 from harness.scenario.model import Scenario, TlsMode
 from harness.serving import port_number, serve_profile
 from harness.subcommands import importing, record, schema
@@ -244,19 +250,31 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    count, errors = 0, 0
+    from harness.file_kinds import KIND_NAMES, check_file
+
+    counts = dict.fromkeys(KIND_NAMES, 0)
+    scenarios: list[Scenario] = []
+    errors = 0
     for path in iter_scenario_files(args.paths):
         try:
-            load_scenario(path)
-            count += 1
+            kind, scenario = check_file(path, None if args.kind == "auto" else args.kind)
         except ScenarioError as exc:
             errors += 1
             print(exc)
+            continue
+        counts[kind] += 1
+        if scenario is not None:
+            scenarios.append(scenario)
+    count = sum(counts.values())
     if errors:
         print(f"{errors} invalid, {count} valid")
         return EXIT_USAGE
-    load_scenarios(args.paths)  # also checks that ids are unique across the files
-    print(f"{count} valid scenario files")
+    check_unique_ids(scenarios)
+    if count == counts["scenario"]:
+        print(f"{count} valid scenario files")
+    else:
+        kinds = ", ".join(f"{n} {KIND_NAMES[k]}" + "s" * (n > 1) for k, n in counts.items() if n)
+        print(f"{count} valid file{'s' * (count > 1)}: {kinds}")
     return EXIT_OK
 
 
@@ -587,8 +605,17 @@ def build_parser() -> argparse.ArgumentParser:
     coverage.add_argument("--markdown", metavar="FILE", help="also write the report as Markdown")
     coverage.set_defaults(func=cmd_coverage)
 
-    validate = sub.add_parser("validate", help="check scenario files without running them")
-    validate.add_argument("paths", nargs="+")
+    validate = sub.add_parser(
+        "validate",
+        help="check scenario files, client configs and deviations files without running them",
+    )
+    validate.add_argument("paths", nargs="+", help="files, or directories to search for *.yaml")
+    validate.add_argument(
+        "--kind",
+        choices=("auto", "scenario", "client", "deviations"),
+        default="auto",
+        help="read every file as this kind (default: tell each file's kind by its top-level keys)",
+    )
     validate.set_defaults(func=cmd_validate)
 
     lst = sub.add_parser("list", help="list scenarios")
@@ -645,8 +672,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 number = getattr(signal, name)
                 previous[number] = signal.signal(number, _stop_on_signal)
     try:
+        install_from_environment()
         return int(args.func(args))
-    except (ScenarioError, AdapterError) as exc:
+    except (ScenarioError, AdapterError, UsageError) as exc:
         print(f"smtp-harness: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly

@@ -80,3 +80,8 @@ class MessageTooLarge(RemoteProtocolError):
 
 class AdapterError(HarnessError):
     """A client adapter could not be found, loaded or run."""
+
+
+class UsageError(HarnessError, ValueError):
+    """The harness was asked for something it cannot do here (e.g. an event loop that is not
+    installed)."""

@@ -75,6 +75,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from harness.errors import UsageError
+    from harness.event_loop import install_from_environment
+
+    try:
+        install_from_environment()  # SMTP_HARNESS_LOOP=uvloop: the fixtures' loops too
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.addinivalue_line(
         "markers",
         "smtp_scenario(source): the scenario the smtp_server fixture plays: a path, YAML text or a dict",

@@ -162,7 +162,9 @@ def redact_transcript(
     out = Transcript(started=transcript.started)
     for entry in transcript.entries:
         data = redactor.feed(entry.direction, entry.data)
-        if data or not entry.data:  # a write that was all secret, after the first, is dropped
+        if data == entry.data:  # most entries: nothing to hide, the entry is kept as it is
+            out.entries.append(entry)
+        elif data:  # a write that was all secret, after the first, is dropped
             out.entries.append(dataclasses.replace(entry, data=data))
     return out, redactor.secrets
 

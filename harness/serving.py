@@ -321,25 +321,27 @@ def serve_profile(args: argparse.Namespace) -> int:
         except (KeyError, ValueError) as exc:
             raise ScenarioError(str(exc).strip("'\"")) from None
         await listen(server.start(), args.port)
-        p = server.profile
-        print(
-            profile_guide(
-                p.name,
-                p.title,
-                p.tls,
-                host=server.host,
-                port=server.port,
-                ca_path=server.tls.ca_path,
-                users=users,
-                notes=p.notes,
-            ),
-            flush=True,
-        )
-        print("Ctrl-C to stop" + (" (exits after one session)" if args.once else ""), flush=True)
         seen = 0
         tally = SessionTally()
         shown_wait: dict[int, int] = {}
-        try:
+        try:  # from here on, Ctrl-C (or SIGTERM) still prints the summary and closes the server
+            p = server.profile
+            print(
+                profile_guide(
+                    p.name,
+                    p.title,
+                    p.tls,
+                    host=server.host,
+                    port=server.port,
+                    ca_path=server.tls.ca_path,
+                    users=users,
+                    notes=p.notes,
+                ),
+                flush=True,
+            )
+            print(
+                "Ctrl-C to stop" + (" (exits after one session)" if args.once else ""), flush=True
+            )
             while True:
                 await asyncio.sleep(0.05)
                 show_waits(

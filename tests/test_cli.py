@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from scenario_texts import wants_noop  # tests/ is on sys.path (rootdir conftest)
 
+import harness.adapters
 from harness.adapters.base import available_adapters
 from harness.cli import main
 from harness.corpus import corpus_path
@@ -73,6 +74,78 @@ def test_validate_duplicate_ids(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert code == 2
     assert "duplicate scenario id 'cli.expects-noop'" in err
     assert "valid scenario files" not in out
+
+
+def test_validate_tells_client_configs_and_deviations_files(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each file is checked by its own kind's loader: a client config or a deviations file read
+    as a scenario was refused for its first key ("unknown key 'name'")."""
+    root = Path(__file__).resolve().parents[1]
+    adapters = Path(harness.adapters.__file__).parent
+    clients = [*sorted((adapters / "clients").glob("*.yaml")), root / "docs/clients/sendemail.yaml"]
+    deviations = sorted((adapters / "deviations").glob("*.yaml"))
+    code, out, err = run(capsys, "validate", *map(str, clients + deviations), str(LOGIN))
+    total = len(clients) + len(deviations) + 1
+    summary = f"1 scenario, {len(clients)} client configs, {len(deviations)} deviations files"
+    assert (code, out, err) == (0, f"{total} valid files: {summary}\n", "")
+
+
+CLIENT_CONFIG = """\
+name: x
+program: x
+args: ["{host}", "{port}"]
+tls: {none: []}
+"""
+DEVIATIONS = """\
+client: x
+deviations:
+- scenario: a.b
+  rule: R-X
+  quote_from: RFC 5321
+  quote: q
+  reason: r
+  trigger: t
+"""
+
+
+def test_validate_reports_every_bad_file_of_every_kind(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    files = {
+        "a-client.yaml": CLIENT_CONFIG.replace("tls: {none: []}", "tls: [none]"),
+        "b-client.yaml": "name: x\nprogram: x\n",
+        "c-deviations.yaml": DEVIATIONS.replace("rule: R-X", "rule: [R-X]"),
+        "d-deviations.yaml": "client: x\n",
+        "e-scenario.yaml": BROKEN,
+        "f-client.yaml": CLIENT_CONFIG,
+        "g-deviations.yaml": DEVIATIONS,
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    code, out, _ = run(capsys, "validate", str(tmp_path))
+    assert code == 2
+    assert out.splitlines() == [
+        f"{tmp_path / 'a-client.yaml'}:4: tls: expected a mapping, got a list",
+        f"{tmp_path / 'b-client.yaml'}:1: args: required key is missing",
+        f"{tmp_path / 'c-deviations.yaml'}:4: deviations[0].rule: "
+        "expected a single value, got a list",
+        f"{tmp_path / 'd-deviations.yaml'}:1: deviations: required key is missing",
+        f"{tmp_path / 'e-scenario.yaml'}:4: expect.outcome: "
+        "'sent' is not one of: delivered, failed, completed",
+        "5 invalid, 2 valid",
+    ]
+
+
+def test_validate_kind_reads_every_file_as_that_kind(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = Path(harness.adapters.__file__).parent / "clients" / "swaks.yaml"
+    code, out, _ = run(capsys, "validate", "--kind", "scenario", str(config))
+    assert code == 2
+    assert f"{config}:" in out and "unknown key" in out
+    code, out, _ = run(capsys, "validate", "--kind", "client", str(config))
+    assert (code, out) == (0, "1 valid file: 1 client config\n")
 
 
 # --- run -------------------------------------------------------------------------------------

@@ -77,16 +77,14 @@ async def _session(
     ctx = config.ssl_context or (ssl.create_default_context() if needs_tls else None)
     hostname = config.server_hostname or config.host
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(
+        async with asyncio.timeout(config.timeout):  # no task, unlike wait_for
+            reader, writer = await asyncio.open_connection(
                 config.host,
                 config.port,
                 ssl=ctx if implicit else None,
                 server_hostname=hostname if implicit else None,
                 ssl_handshake_timeout=config.timeout if implicit else None,
-            ),
-            config.timeout,
-        )
+            )
     except (OSError, ssl.SSLError, TimeoutError) as exc:
         machine = ClientMachine(task, ehlo_name="[127.0.0.1]", variant=variant)
         machine.fail(f"could not connect: {exc!r}")
@@ -138,8 +136,10 @@ async def _run(
             if isinstance(action, Write):
                 try:
                     writer.write(action.data)
-                    async with asyncio.timeout(timeout):
-                        await writer.drain()
+                    # Drain only when it can wait or fail: most writes leave nothing buffered.
+                    if writer.transport.get_write_buffer_size() or writer.transport.is_closing():
+                        async with asyncio.timeout(timeout):
+                            await writer.drain()
                 except (OSError, TimeoutError) as exc:
                     actions = machine.fail(f"could not send: {exc!r}")
             elif isinstance(action, StartTls):

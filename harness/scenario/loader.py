@@ -51,6 +51,7 @@ from harness.yaml_nodes import NodeReader, compose, node_line, read_yaml_text
 
 __all__ = [
     "SUPPORTED_VERSION",
+    "check_unique_ids",
     "corpus_file",
     "corpus_ids",
     "load_scenario",
@@ -720,9 +721,17 @@ def load_scenarios(paths: Iterable[str | Path]) -> list[Scenario]:
     Raises:
         ScenarioError: the first invalid file, or a duplicate id (naming both files).
     """
+    return check_unique_ids(load_scenario(path) for path in iter_scenario_files(paths))
+
+
+def check_unique_ids(scenarios: Iterable[Scenario]) -> list[Scenario]:
+    """The scenarios, in order, once each id is known to be used only once.
+
+    Raises:
+        ScenarioError: a duplicate id, naming both files.
+    """
     seen: dict[str, Scenario] = {}
-    for path in iter_scenario_files(paths):
-        scenario = load_scenario(path)
+    for scenario in scenarios:
         if scenario.id in seen:
             raise ScenarioError(
                 f"duplicate scenario id {scenario.id!r}, first defined at {seen[scenario.id].location}",

@@ -30,6 +30,9 @@ CASES = {
     "alias-bomb": (_BOMB, None),
     "alias-cycle": (b"a: &a [*a]\n", 1),
     "deep-flow": (b"id: x\nsteps: " + b"[" * 10_000 + b"\n", 2),
+    "deep-flow-map": (b"id: x\nsteps: " + b"{" * 10_000 + b"\n", 2),
+    "deep-block": (b"id: x\nsteps:\n  " + b"- " * 10_000 + b"x\n", 3),
+    "deep-lines": (b"id: x\nsteps:\n" + b"  [\n" * 10_000, 3 + 63),
     "nul": (b"id: x\n\x00steps: []\n", 2),
     "esc": (b'id: "a\x1b[31m"\n', 1),
     "surrogate": (b'id: "\\ud800"\n', 1),
@@ -61,7 +64,10 @@ def test_malformed_file_is_a_load_error_with_line(tmp_path: Path, name: str, kin
         assert info.value.line == line
 
 
-@pytest.mark.parametrize("name", ["alias-bomb", "deep-flow", "tag-python", "latin1", "nul"])
+@pytest.mark.parametrize(
+    "name",
+    ["alias-bomb", "deep-flow", "deep-flow-map", "deep-block", "tag-python", "latin1", "nul"],
+)
 def test_validate_cli_exits_2_without_traceback(tmp_path: Path, name: str) -> None:
     path = tmp_path / f"{name}.yaml"
     path.write_bytes(CASES[name][0])
@@ -116,3 +122,44 @@ def test_nan_infinite_and_huge_numbers_are_refused_with_their_line(
     message = str(raised.value)
     assert message.startswith(f"numbers.yaml:{line}:"), message
     assert field in message, message
+
+
+DEEP = {
+    "flow-sequence": "[" * 10_000,
+    "flow-mapping": "{" * 10_000,
+    "block-sequence": "- " * 10_000 + "x\n",
+    "flow-sequence-lines": "[\n" * 10_000,
+    "block-mapping": "".join(" " * i + "a:\n" for i in range(1_000)),
+}
+
+
+@pytest.mark.parametrize("pure_python", [False, True], ids=["libyaml", "python"])
+@pytest.mark.parametrize("name", sorted(DEEP))
+def test_deep_nesting_is_refused_while_composing(
+    name: str, pure_python: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The depth bound holds while the file is composed, so the refusal comes after the 65th
+    level is read, not after the whole file or the stack: 10,000 ``[`` took 1.3 s to refuse
+    when the bound was checked after composing (the pure-Python scanner's look-ahead for keys
+    is quadratic in the open brackets). The bound is generous: it now takes about 3 ms."""
+    from harness import yaml_nodes
+
+    if pure_python:  # the parser used where libyaml is missing, and for every error message
+        monkeypatch.setattr(yaml_nodes, "_Loader", yaml_nodes._PythonLoader)
+    text = DEEP[name]
+    start = time.monotonic()
+    with pytest.raises(ScenarioError) as raised:
+        yaml_nodes.compose(text, "deep.yaml")
+    assert time.monotonic() - start < 0.25
+    assert "nesting deeper than 64 levels" in str(raised.value)
+    # The line where the 65th level starts: one level per line in the multi-line forms.
+    expected = {"flow-sequence-lines": 65, "block-mapping": 64}.get(name, 1)
+    assert raised.value.line == expected
+
+
+def test_nesting_at_the_bound_is_accepted() -> None:
+    from harness import yaml_nodes
+
+    yaml_nodes.compose("[" * 64 + "]" * 64, "deep.yaml")
+    with pytest.raises(ScenarioError):
+        yaml_nodes.compose("[" * 65 + "]" * 65, "deep.yaml")

@@ -5,6 +5,7 @@ together against limits.message, the connections one server takes at once, and t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from fake_servers.limits import DEFAULT_MAX_CONNECTIONS
 from fake_servers.scripted import ScriptedServer
@@ -156,3 +157,69 @@ def test_serve_keeps_the_last_sessions_and_counts_every_verdict(
     assert reported == list(range(1, count + 1))
     assert kept == SESSIONS_KEPT
     assert failed == count
+
+
+_DELAYED_SCENARIO = """
+version: 1
+id: hostile.input-during-a-delay
+limits: {total: 20, read: 5}
+client:
+  mail_from: a@example.com
+  rcpt_to: [b@example.com]
+  message: "Subject: hostile\\n\\nhello\\n"
+expect: {outcome: delivered}
+exchange:
+  - server: "220 mx.example.com ESMTP"
+  - client: "EHLO {domain}"
+  - server: {lines: ["250 mx.example.com"], delay: 0.5}
+  - client: "NOOP"
+  - server: "250 2.0.0 ok"
+  - client: {match: QUIT, optional: true}
+  - server: "221 2.0.0 bye"
+"""
+
+
+def test_input_during_a_scripted_delay_is_read_after_it_and_a_flood_is_held_in_tcp(
+    tls_material: TlsMaterial,
+) -> None:
+    """While the server waits out a delay, what the client sends is held and read afterwards,
+    in order (a NOOP pipelined behind EHLO gets its reply after the delayed one). A client that
+    floods meanwhile is stopped at the transport: the server holds a bounded amount, the rest
+    waits in the socket buffers."""
+    from fake_servers.connection import HELD_LIMIT
+
+    scenario = parse_scenario(_DELAYED_SCENARIO, "input-during-a-delay.yaml")
+
+    async def pipelined() -> tuple[bytes, bool]:
+        async with ScriptedServer(scenario, tls=tls_material) as server:
+            reader, writer = await asyncio.open_connection(server.host, server.port)
+            await reader.readline()
+            writer.write(b"EHLO client.example.com\r\nNOOP\r\nQUIT\r\n")
+            replies = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            session = await server.first_session(5)
+            assert session is not None
+            return replies, session.complete
+
+    replies, complete = asyncio.run(pipelined())
+    assert replies == b"250 mx.example.com\r\n250 2.0.0 ok\r\n221 2.0.0 bye\r\n"
+    assert complete
+
+    async def flood() -> int:
+        async with ScriptedServer(scenario, tls=tls_material) as server:
+            reader, writer = await asyncio.open_connection(server.host, server.port)
+            await reader.readline()
+            writer.write(b"EHLO client.example.com\r\n")
+            junk = b"x" * 65536
+            peak = 0
+            for _ in range(64):  # 4 MB, sent while the server waits out its delay
+                writer.write(junk)
+                with contextlib.suppress(TimeoutError):  # the server stopped reading
+                    await asyncio.wait_for(writer.drain(), 0.05)
+                (connection,) = server._live
+                peak = max(peak, connection.held_size)
+            writer.transport.abort()
+            return peak
+
+    peak = asyncio.run(flood())
+    assert 0 < peak <= HELD_LIMIT + 4 * 65536, peak

@@ -8,7 +8,8 @@ from fake_servers.tls import TlsMaterial
 from harness.adapters.reference import ReferenceAdapter
 from harness.report.text import format_failure
 from harness.results import Verdict
-from harness.scenario.loader import parse_scenario
+from harness.scenario.loader import load_scenario, parse_scenario
+from harness.scenario.model import Outcome
 
 from .conftest import READ, RawClient, run
 
@@ -68,3 +69,41 @@ def test_a_client_that_waits_for_the_held_greeting_passes(tls_material: TlsMater
     assert result.verdict is Verdict.PASS, format_failure(result)
     reference = run(scenario, ReferenceAdapter(), tls_material)
     assert reference.verdict is Verdict.PASS, format_failure(reference)
+
+
+# --- timeouts.no-greeting: the greeting never comes ------------------------------------------
+
+
+def test_ehlo_to_a_server_that_never_greets_is_non_strict(tls_material: TlsMaterial) -> None:
+    """An EHLO sent while no greeting comes breaks a SHOULD (RFC 5321 §4.3.1, R-GREET-2), not a
+    MUST: non-strict, as long as the client then gives up (here: its read times out, it closes
+    and reports the failure). It was failed as a MUST at the scenario's gives_up step."""
+    scenario = load_scenario(id="timeouts.no-greeting")
+    client = RawClient(b"EHLO c.example.com\r\n", READ, report=Outcome.FAILED)
+    result = run(scenario, client, tls_material)
+    assert result.verdict is Verdict.NON_STRICT, format_failure(result)
+    assert result.rule == "R-GREET-2"
+    assert "SHOULD wait for this greeting" in result.message
+    quits = RawClient(b"EHLO c.example.com\r\n", READ, b"QUIT\r\n", READ, report=Outcome.FAILED)
+    assert run(scenario, quits, tls_material).verdict is Verdict.NON_STRICT
+
+
+def test_a_second_command_to_a_server_that_never_greets_fails(tls_material: TlsMaterial) -> None:
+    """HELO after the unanswered EHLO is a command sent before the reply to the one before:
+    RFC 5321 §4.3.1 "the sender MUST wait for this response before sending further commands"."""
+    scenario = load_scenario(id="timeouts.no-greeting")
+    client = RawClient(b"EHLO c.example.com\r\n", 0.2, b"HELO c.example.com\r\n", READ)
+    result = run(scenario, client, tls_material)
+    assert result.verdict is Verdict.FAIL, format_failure(result)
+    assert "HELO" in format_failure(result)
+
+
+def test_ehlo_then_waiting_forever_on_a_server_that_never_greets_fails(
+    tls_material: TlsMaterial,
+) -> None:
+    """Speaking first is forgiven as a SHOULD; never giving up is not (RFC 5321 §4.5.3.2)."""
+    scenario = load_scenario(id="timeouts.no-greeting")
+    client = RawClient(b"EHLO c.example.com\r\n", 9.0, report=Outcome.FAILED)
+    result = run(scenario, client, tls_material)
+    assert result.verdict is Verdict.FAIL, format_failure(result)
+    assert result.failure is not None and result.failure.kind == "hung"

@@ -157,3 +157,19 @@ def test_unreadable_content_gives_a_difference_not_an_exception() -> None:
     junk = b"From: <<<@@@>>>\r\nContent-Type: ;;;===\r\nDate: not a date\r\n\r\n\xff\xfe\r\n"
     assert compare_content(TASK, junk) is not None
     assert compare_content(junk, junk) is None
+
+
+def test_every_corpus_message_carries_its_own_content_by_the_full_comparison() -> None:
+    """``compare_content`` answers "no difference" for equal bytes without parsing them; that is
+    right only because the full comparison finds none either: checked for every message of the
+    corpus in every mode. (``repeated_fields`` needs no such check: equal counts never exceed.)"""
+    from harness.corpus import corpus_path
+    from harness.protocol import message
+    from harness.scenario.loader import load_scenarios
+
+    messages = {s.client.message for s in load_scenarios([corpus_path()]) if s.client.message}
+    assert len(messages) > 20
+    for m in messages:
+        for composed in (False, True):
+            for end_lines in (False, True):
+                assert message._compare_parsed(m, m, composed=composed, end_lines=end_lines) is None
