@@ -84,6 +84,8 @@ def generate_cases(
 # process that may have threads. A plain interpreter, told what to do on stdin, writes
 # length-prefixed pickles of case lists to stdout, then None (or the error, as text).
 _CHILD = (
+    # Ctrl-C reaches the whole process group: the parent stops this process, quietly.
+    "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
     "import pickle, sys; job = pickle.load(sys.stdin.buffer); sys.path[:] = job['path']; "
     "from harness.fuzz.generation import _generate_to_stdout; _generate_to_stdout(job)"
 )

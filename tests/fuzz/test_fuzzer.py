@@ -4,6 +4,7 @@ the reference client comes through it clean."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from pathlib import Path
 
@@ -109,9 +110,11 @@ def test_the_same_seed_gives_the_same_findings(tmp_path: Path) -> None:
 
 
 def test_the_reference_client_has_no_findings() -> None:
+    collections_before = gc.get_threshold()
     report = fuzz(ReferenceAdapter(), examples=40, seed=3)
     assert report.findings == [], [f.result.message for f in report.findings]
     assert report.counts == {"handled": 40}
+    assert gc.get_threshold() == collections_before  # the search's GC setting is undone
 
 
 @settings(max_examples=25)
