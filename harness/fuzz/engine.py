@@ -31,7 +31,6 @@ from harness.fuzz.generation import (
     case_stream,
     fewer_collections,
     generate_cases,
-    use_a_process,
 )
 from harness.protocol.replies import Reply
 from harness.redaction import redact_result
@@ -162,16 +161,14 @@ def fuzz(
     deviations: Mapping[str, Deviation] | None = None,
     on_example: Callable[[bool], None] | None = None,
     jobs: int = DEFAULT_JOBS,
-    separate_process: bool | None = None,
 ) -> FuzzReport:
     """Run ``examples`` generated cases against ``adapter``, up to ``jobs`` at a time; shrink and
     (with ``out``) write each distinct finding as a scenario file, then replay that file to
     confirm its verdict.
 
-    The cases are generated in a process of their own (``separate_process``; by default from
-    PROCESS_MIN_EXAMPLES examples on a machine with more cores than one) and run as they come.
-    Results are taken in the order of the cases, and shrinking keeps its order too, so the same
-    seed gives the same findings whatever ``jobs`` and wherever the cases are generated.
+    The cases are generated in a process of their own (see harness.fuzz.generation) and run as
+    they come. Results are taken in the order of the cases, and shrinking keeps its order too,
+    so the same seed gives the same findings whatever ``jobs``.
     """
     started = time.monotonic()
     report = FuzzReport(client=adapter.name, seed=seed)
@@ -179,14 +176,12 @@ def fuzz(
     usable = tuple(b for b in bases if _supported(adapter, b))
     if not usable:
         raise ValueError(f"{adapter.name} can run none of the base exchanges {bases}")
-    if separate_process is None:
-        separate_process = use_a_process(examples)
     search = _Search(adapter, report, tls, max(1, jobs), deviations or {})
     search.on_example, search.progress = on_example, progress
     loop = asyncio.new_event_loop()
     try:
         with fewer_collections():
-            stream = case_stream(examples, seed, usable, separate_process=separate_process)
+            stream = case_stream(examples, seed, usable)
             loop.run_until_complete(search.run(stream))
             if progress is not None:
                 for finding in report.findings:

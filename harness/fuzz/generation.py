@@ -1,10 +1,20 @@
-"""Generating the fuzz cases: Hypothesis, seeded, here or in a process of its own.
+"""Generating the fuzz cases: Hypothesis, seeded, in a process of its own.
 
-Hypothesis generates one case at a time and costs about as much CPU as running it, so on a
-machine with more than one core a long search generates in a separate process and streams the
-cases to the event loop that runs them: both cores work. (Unpickling what that process sends
-is safe: it runs this package's own code, started by us.) The cases are the same either way: the
-test body only collects, and never fails, so what Hypothesis generates depends on the seed alone.
+Why a process of its own:
+
+* the cases must depend on the seed alone, and in-process they do not: Hypothesis mixes into
+  its draws constants it reads from every "local" module (not stdlib, not site-packages) loaded
+  in the process, so importing one more module of your own changed the cases a seed gave (38 of
+  60 for seed 7 in a check). A fresh interpreter that imports only what generating needs gives
+  the same cases whether ``fuzz`` is called from the command line, a test suite or a script.
+  (What remains: with the harness installed in site-packages its own modules are not read, with
+  an editable install they are; so the seed's cases are those of the installation.)
+* Hypothesis costs about as much CPU per case as running it: streamed to the loop that runs
+  them, the cases are made on another core meanwhile.
+
+The cases come in Hypothesis's order: the test body only collects and never fails, so what
+Hypothesis generates depends on nothing the runs do. (Unpickling what that process sends is
+safe: it runs this package's own code, started by us.)
 """
 
 from __future__ import annotations
@@ -12,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import os
 import pickle
 import struct
 import sys
@@ -24,16 +33,8 @@ from hypothesis import seed as hypothesis_seed
 
 from harness.fuzz.cases import BASES, FuzzCase, fuzz_cases
 
-__all__ = [
-    "PROCESS_MIN_EXAMPLES",
-    "case_stream",
-    "fewer_collections",
-    "generate_cases",
-    "use_a_process",
-]
+__all__ = ["case_stream", "fewer_collections", "generate_cases"]
 
-# From how many examples a separate process pays for its start (about half a second).
-PROCESS_MIN_EXAMPLES = 200
 _CHUNK = 16  # cases per message: the first arrive at once, and the pipe is not flooded
 
 
@@ -60,7 +61,12 @@ def generate_cases(
     to ``on_case`` as soon as it is made)."""
     cases: list[FuzzCase] = []
 
+    # Every setting pinned, from Hypothesis's own defaults: a loaded profile (a test suite's,
+    # or the "ci" one Hypothesis loads itself where CI is set, with derandomize) must not
+    # change the cases a seed gives, here or in the generating process.
     @settings(
+        parent=settings.get_profile("default"),
+        derandomize=False,
         max_examples=examples,
         database=None,
         phases=[Phase.generate],
@@ -120,20 +126,11 @@ def _generate_to_stdout(job: dict[str, Any]) -> None:
             send(f"{type(exc).__name__}: {exc}")
 
 
-def use_a_process(examples: int) -> bool:
-    return examples >= PROCESS_MIN_EXAMPLES and (os.cpu_count() or 1) > 1
-
-
 async def case_stream(
-    examples: int, seed: int, bases: tuple[str, ...], *, separate_process: bool
+    examples: int, seed: int, bases: tuple[str, ...]
 ) -> AsyncGenerator[FuzzCase, None]:
-    """The cases of ``generate_cases``, in order, as they are made: in a separate process
-    whose output the running loop reads, or else all at once, here, before the first is
-    yielded."""
-    if not separate_process:
-        for case in generate_cases(examples, seed, bases):
-            yield case
-        return
+    """The cases of ``generate_cases``, in order, as a fresh interpreter makes them (about
+    half a second to start)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",

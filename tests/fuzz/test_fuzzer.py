@@ -15,7 +15,7 @@ from harness.adapters.base import Capabilities, Target
 from harness.adapters.reference import ReferenceAdapter
 from harness.fuzz.cases import BASES, DOMAIN, Change, FuzzCase, build_scenario, fuzz_cases
 from harness.fuzz.engine import DEFAULT_EXAMPLES, classify, format_report, fuzz
-from harness.fuzz.generation import case_stream, generate_cases
+from harness.fuzz.generation import case_stream
 from harness.fuzz.strategies import frame
 from harness.outcome import ClientOutcome
 from harness.protocol.replies import Reply
@@ -98,10 +98,10 @@ def test_a_multi_line_reply_alone_is_what_the_first_line_client_misreads() -> No
 
 
 def test_the_same_seed_gives_the_same_findings(tmp_path: Path) -> None:
-    # One case at a time, generated here, against 16 at a time, generated in another process:
-    # results are taken and findings decided in the order of the cases either way.
-    first = fuzz(FirstLineOnlyClient(), examples=40, seed=5, jobs=1, separate_process=False)
-    second = fuzz(FirstLineOnlyClient(), examples=40, seed=5, jobs=16, separate_process=True)
+    # One case at a time against 16 at a time: results are taken and findings decided in the
+    # order of the cases either way.
+    first = fuzz(FirstLineOnlyClient(), examples=40, seed=5, jobs=1)
+    second = fuzz(FirstLineOnlyClient(), examples=40, seed=5, jobs=16)
     assert first.findings, first.counts
     assert first.counts == second.counts
     assert [(f.klass, f.case) for f in first.findings] == [
@@ -167,18 +167,29 @@ def test_a_finding_file_name_never_leaves_the_out_folder(client: str, tmp_path: 
     assert "/" not in stem and ".." not in stem and stem
 
 
-def test_cases_generated_in_another_process_are_the_cases_generated_here() -> None:
-    async def streamed() -> list[FuzzCase]:
-        return [c async for c in case_stream(40, 7, BASES, separate_process=True)]
+def test_the_cases_of_a_seed_do_not_depend_on_what_the_caller_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hypothesis draws constants from every local module loaded in its process; in the
+    caller's process, importing this module changes most of seed 7's first 60 cases."""
 
-    here = generate_cases(40, 7, BASES)
-    assert len(here) == 40
-    assert asyncio.run(streamed()) == here
+    async def streamed() -> list[FuzzCase]:
+        return [c async for c in case_stream(60, 7, BASES)]
+
+    before = asyncio.run(streamed())
+    numbers = ", ".join(str(i) for i in range(0, 400, 3))
+    (tmp_path / "lots_of_constants.py").write_text(f"NUMBERS = ({numbers})\nWORDS = ('ab', 'Q')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import lots_of_constants  # noqa: F401
+
+    after = asyncio.run(streamed())
+    assert len(before) == 60
+    assert after == before
 
 
 def test_a_failure_to_generate_in_the_other_process_is_reported() -> None:
     async def streamed() -> list[FuzzCase]:
-        return [c async for c in case_stream(5, 0, (), separate_process=True)]  # no base
+        return [c async for c in case_stream(5, 0, ())]  # no base at all
 
     with pytest.raises(RuntimeError, match="generating the fuzz cases failed: InvalidArgument"):
         asyncio.run(streamed())
