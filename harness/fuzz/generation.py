@@ -7,8 +7,8 @@ Why a process of its own:
   in the process, so importing one more module of your own changed the cases a seed gave (38 of
   60 for seed 7 in a check). A fresh interpreter that imports only what generating needs gives
   the same cases whether ``fuzz`` is called from the command line, a test suite or a script.
-  (What remains: with the harness installed in site-packages its own modules are not read, with
-  an editable install they are; so the seed's cases are those of the installation.)
+  The generating process also turns that mixing off (``_without_local_constants``): with an
+  editable install the harness's own modules count as local, and editing one changed the cases.
 * Hypothesis costs about as much CPU per case as running it: streamed to the loop that runs
   them, the cases are made on another core meanwhile.
 
@@ -98,9 +98,26 @@ _CHILD = (
 _LENGTH = struct.Struct(">I")
 
 
+def _without_local_constants() -> None:
+    """Stop Hypothesis (6.131 on) mixing into its draws the literals of every "local" module
+    loaded: with an editable install those are the harness's own, so a reworded docstring
+    anywhere in it changed the cases of a seed (and an installed copy gave other cases again).
+    No setting turns it off; this replaces the internal helper that collects them, in this
+    process only, and does nothing on a Hypothesis without it."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - another layout: nothing to turn off
+        return
+    constants = getattr(providers, "Constants", None)
+    if constants is not None and hasattr(providers, "_get_local_constants"):
+        none = constants()
+        providers._get_local_constants = lambda: none
+
+
 def _generate_to_stdout(job: dict[str, Any]) -> None:
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not break the framing
+    _without_local_constants()
     chunk: list[FuzzCase] = []
 
     def send(message: object) -> None:

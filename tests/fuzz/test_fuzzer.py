@@ -193,3 +193,21 @@ def test_a_failure_to_generate_in_the_other_process_is_reported() -> None:
 
     with pytest.raises(RuntimeError, match="generating the fuzz cases failed: InvalidArgument"):
         asyncio.run(streamed())
+
+
+def test_the_cases_of_a_seed_do_not_depend_on_local_modules_loaded_where_they_are_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same, in the generating process itself: a sitecustomize module on PYTHONPATH loads a
+    module full of constants there before the cases are made (as an editable install loads
+    the harness's own modules, whose every docstring Hypothesis would otherwise read)."""
+
+    async def streamed() -> list[FuzzCase]:
+        return [c async for c in case_stream(60, 7, BASES)]
+
+    before = asyncio.run(streamed())
+    numbers = ", ".join(str(i) for i in range(100, 700, 3))
+    (tmp_path / "lots_of_constants.py").write_text(f"NUMBERS = ({numbers})\nWORDS = ('ab', 'Q')\n")
+    (tmp_path / "sitecustomize.py").write_text("import lots_of_constants  # noqa: F401\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    assert asyncio.run(streamed()) == before
