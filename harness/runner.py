@@ -60,8 +60,12 @@ async def run_scenario(
     limits = scenario.limits
     notes: list[str] = []
     all_faults = scenario.faults + tuple(faults)
-    plan = FaultPlan(
-        all_faults, seed=seed, scenario_id=scenario.id, writes=_count_writes(scenario.exchange)
+    plan = (
+        FaultPlan(
+            all_faults, seed=seed, scenario_id=scenario.id, writes=_count_writes(scenario.exchange)
+        )
+        if all_faults
+        else None  # most runs: no faults, no random generator to seed
     )
     if plan:
         notes.append(f"faults: {plan.describe()}")
