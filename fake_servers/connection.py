@@ -382,7 +382,6 @@ class ScriptedConnection(asyncio.Protocol):
             return
         if self.data_reply_due:
             self.data_reply_due = False
-            assert self.session is not None
             self.session.data_accepted = self.session.data_accepted or action.data[:1] == b"2"
         if not (faults or action.delay or action.split or action.every_byte):
             self._write(action.data)  # the common case: one piece, no wait
