@@ -82,7 +82,6 @@ class ScriptedConnection(asyncio.Protocol):
         self.tls_on = False  # the handshake is done: what follows is inside TLS
         self.tls_unread = False  # TLS records may wait in the layer, not yet read
         self.queue: deque[_Item] = deque()
-        self.writes = 0  # server writes so far, for fault injection
         self.waited = 0.0  # seconds of scripted delays and pauses so far
         self.data_reply_due = False  # the next write answers a message's content
         self.closed = False  # the session is over for the script; nothing more is performed
@@ -370,9 +369,10 @@ class ScriptedConnection(asyncio.Protocol):
             self._close_transport()
 
     def _send(self, action: Send) -> None:
-        self.writes += 1
+        assert self.session is not None
+        self.session.writes += 1
         plan = self.server.faults
-        faults = plan.for_write(self.writes) if plan else []
+        faults = plan.for_write(self.session.writes) if plan else []
         for fault in faults:
             if fault.kind == "delay":
                 action = replace(action, delay=action.delay + fault.seconds)
@@ -382,7 +382,6 @@ class ScriptedConnection(asyncio.Protocol):
             return
         if self.data_reply_due:
             self.data_reply_due = False
-            assert self.session is not None
             self.session.data_accepted = self.session.data_accepted or action.data[:1] == b"2"
         if not (faults or action.delay or action.split or action.every_byte):
             self._write(action.data)  # the common case: one piece, no wait

@@ -44,6 +44,7 @@ class Session:
     # happened, for the verdict ``error``; the client is not judged.
     harness_error: str = ""
     talked_first: bool = False  # the client sent bytes while the greeting was held back
+    writes: int = 0  # the server's scripted writes so far (fault positions count these)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     number: int = 0  # 1-based, in the order the server accepted the connections
 

@@ -158,6 +158,8 @@ def redact_transcript(
 ) -> tuple[Transcript, set[str]]:
     """A copy of ``transcript`` with every secret replaced by ``<hidden>``, and the secrets found
     (with ``known``)."""
+    if _nothing_to_hide(transcript, known):
+        return transcript, {s for s in known if s}
     redactor = Redactor(known)
     out = Transcript(started=transcript.started)
     for entry in transcript.entries:
@@ -167,6 +169,26 @@ def redact_transcript(
         elif data:  # a write that was all secret, after the first, is dropped
             out.entries.append(dataclasses.replace(entry, data=data))
     return out, redactor.secrets
+
+
+def _nothing_to_hide(transcript: Transcript, known: Iterable[str]) -> bool:
+    """True when ``Redactor`` would change nothing (most sessions: no AUTH): no AUTH command and
+    no 334 challenge, so no secret on the wire; no known secret and no quoted password anywhere.
+    Checked on the joined bytes, so a plain session is not fed through the Redactor line by line."""
+    entries = transcript.entries
+    client = b"".join(e.data for e in entries if e.direction is Direction.CLIENT)
+    if b"auth" in client.lower():
+        return False
+    if any(b"334" in e.data for e in entries if e.direction is Direction.SERVER):
+        return False
+    everything = b"".join(e.data for e in entries)
+    if any(s.encode() in everything for s in known if s and len(s) >= _MIN_SECRET):
+        return False
+    return not any(
+        _QUOTED_SECRET.search(e.data.decode("utf-8", "replace"))
+        for e in entries
+        if e.direction is Direction.NOTE
+    )
 
 
 def redact_sessions_text(

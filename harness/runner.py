@@ -60,8 +60,12 @@ async def run_scenario(
     limits = scenario.limits
     notes: list[str] = []
     all_faults = scenario.faults + tuple(faults)
-    plan = FaultPlan(
-        all_faults, seed=seed, scenario_id=scenario.id, writes=_count_writes(scenario.exchange)
+    plan = (
+        FaultPlan(
+            all_faults, seed=seed, scenario_id=scenario.id, writes=_count_writes(scenario.exchange)
+        )
+        if all_faults
+        else None  # most runs: no faults, no random generator to seed
     )
     if plan:
         notes.append(f"faults: {plan.describe()}")
@@ -80,6 +84,8 @@ async def run_scenario(
                 timeout=scenario.client.timeout or limits.total,
             )
             outcome, session = await _deliver_and_watch(adapter, scenario, target, server, notes)
+            if plan and session is not None:
+                notes += _faults_that_never_came(plan, session)
             opened = server.connections + server.refused
             if opened > 1:
                 refused = f" ({server.refused} refused with 421)" if server.refused else ""
@@ -108,6 +114,16 @@ async def run_scenario(
     result.notes = notes + result.notes
     result.duration = time.monotonic() - started
     return result if show_secrets else redact_result(result)
+
+
+def _faults_that_never_came(plan: FaultPlan, session: Session) -> list[str]:
+    """A fault placed at a write the session never made did not happen: say so, or a fault run
+    would pass without the reader learning that this scenario saw no fault."""
+    return [
+        f"fault {fault} did not happen: the session had {session.writes} server write(s)"
+        for fault in plan.faults
+        if fault.reply is not None and fault.reply > session.writes and not session.fault
+    ]
 
 
 def _session_evidence(session: Session) -> SessionEvidence:

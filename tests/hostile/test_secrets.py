@@ -255,3 +255,37 @@ def test_the_fixture_finding_hides_both_passwords(tls_material: TlsMaterial) -> 
         text = str(raised.value) + "".join(body for _, body in server.report_sections())
         assert (SENT_PASSWORD in text) is show, text
         assert (b64(SENT_PASSWORD) in text) is show, text
+
+
+_WRITES = st.sampled_from(
+    [
+        (Direction.SERVER, b"220 ready\r\n"),
+        (Direction.SERVER, b"334 VXNlcm5hbWU6\r\n"),
+        (Direction.SERVER, b"250 ok\r\n"),
+        (Direction.CLIENT, b"EHLO x\r\n"),
+        (Direction.CLIENT, b"auth plain AGFsaWNlAHMzY3JldA==\r\n"),
+        (Direction.CLIENT, b"YWxpY2U=\r\n"),
+        (Direction.CLIENT, b"MAIL FROM:<a@example.com> s3cret-token\r\n"),
+        (Direction.NOTE, b"FAILED: expected password='s3cret', got 'x'"),
+        (Direction.NOTE, b"the client sent s3cret-token"),
+        (Direction.NOTE, b"client closed its side"),
+    ]
+)
+
+
+@given(writes=st.lists(_WRITES, max_size=8), known=st.sampled_from([(), ("s3cret-token",)]))
+def test_the_shortcut_for_sessions_without_secrets_hides_what_the_redactor_hides(
+    writes: list[tuple[Direction, bytes]], known: tuple[str, ...]
+) -> None:
+    """``redact_transcript`` skips the Redactor when nothing can be secret; the result must be
+    what the Redactor gives, whatever mix of AUTH, 334, known secrets and quoted passwords."""
+    from harness.redaction import Redactor
+
+    transcript = Transcript()
+    for direction, data in writes:
+        transcript.add(direction, data, tls=False)
+    redactor = Redactor(known)
+    slow = [redactor.feed(e.direction, e.data) for e in transcript.entries]
+    slow = [d for d, e in zip(slow, transcript.entries, strict=True) if d or not e.data]
+    fast, _secrets = redact_transcript(transcript, known)
+    assert [e.data for e in fast.entries] == slow

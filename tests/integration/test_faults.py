@@ -29,7 +29,7 @@ from harness.transcript import Direction
 
 from .conftest import OutcomeLyingAdapter
 
-LOGIN = corpus_path() / "auth" / "login.yaml"  # 12 server writes; the end-of-data reply is the 9th
+LOGIN = corpus_path() / "auth" / "login.yaml"  # 10 server writes; the end-of-data reply is the 9th
 
 
 @pytest.mark.parametrize(
@@ -82,6 +82,23 @@ def test_a_client_that_gives_up_cleanly_passes(fault: str, tls_material: TlsMate
     assert result.outcome is not None and result.outcome.outcome is Outcome.FAILED
 
 
+@pytest.mark.parametrize(
+    ("fault", "happened"), [("stall@11", False), ("delay=0.01@40", False), ("421@10", True)]
+)
+def test_a_fault_placed_past_the_last_write_is_reported_as_not_happened(
+    fault: str, happened: bool, tls_material: TlsMaterial
+) -> None:
+    """auth.login makes 10 server writes: a fault at write 11 or 40 never comes, and the
+    result says so instead of passing as if the client had survived it."""
+    result = run(load_scenario(LOGIN), ReferenceAdapter(), tls_material, fault)
+    assert result.verdict is Verdict.PASS, format_failure(result)
+    missed = [n for n in result.notes if "did not happen" in n]
+    if happened:
+        assert missed == []
+    else:
+        assert missed == [f"fault {fault} did not happen: the session had 10 server write(s)"]
+
+
 def test_claiming_delivery_after_a_fault_fails_and_names_the_seed(
     tls_material: TlsMaterial,
 ) -> None:
@@ -94,10 +111,9 @@ def test_claiming_delivery_after_a_fault_fails_and_names_the_seed(
 
 
 def test_a_fault_after_the_message_was_accepted_allows_delivered(tls_material: TlsMaterial) -> None:
-    result = run(
-        load_scenario(LOGIN), ReferenceAdapter(), tls_material, "421@12"
-    )  # the reply to QUIT
+    result = run(load_scenario(LOGIN), ReferenceAdapter(), tls_material, "421@10")  # QUIT's reply
     assert result.verdict is Verdict.PASS, format_failure(result)
+    assert not [n for n in result.notes if "did not happen" in n]  # it did hit the session
 
 
 def test_faults_in_a_scenario_file(tls_material: TlsMaterial) -> None:
