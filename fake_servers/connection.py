@@ -398,7 +398,10 @@ class ScriptedConnection(asyncio.Protocol):
 
     def _write(self, data: bytes) -> None:
         self.greeted = True
-        if self.gone or self.reset_by_client is not None:
+        # ``gone`` comes a loop turn after a failed send; ``is_closing`` says so at once, so the
+        # pieces of a split write stop at the first that cannot go out.
+        assert self.transport is not None
+        if self.gone or self.reset_by_client is not None or self.transport.is_closing():
             # The client closed while we were still answering (e.g. replies to a pipelined
             # group it gave up on): judged like a close, fine if only optional steps remain.
             self._note(f"connection lost while writing: {self.reset_by_client!r}")
@@ -406,7 +409,6 @@ class ScriptedConnection(asyncio.Protocol):
             self.closed = True
             self.queue.clear()
             return
-        assert self.transport is not None
         self.transport.write(self.tls.encrypt(data) if self.tls is not None else data)
         self._record(Direction.SERVER, data)
         if self.write_paused:  # the client is not reading: wait for it, limits.read at most

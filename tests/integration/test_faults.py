@@ -266,3 +266,46 @@ def test_only_a_tls_start_that_may_be_refused_forgives_a_close_while_writing() -
     went_on.on_command(Command.build("EHLO", "c.example.com"))
     went_on.on_close(while_writing=True)
     assert went_on.failure is not None
+
+
+_SPLIT_AFTER_CLOSE = """
+version: 1
+id: test.split-after-close
+limits: {total: 5, read: 2}
+client: {mail_from: a@example.com, rcpt_to: [b@example.com]}
+expect: {outcome: delivered}
+exchange:
+  - server: "220 mx.example.com ESMTP"
+  - client: "EHLO {domain}"
+  - server: {lines: ["250-mx.example.com LONG", "250 8BITMIME"], delay: 0.2}
+  - client: {match: QUIT, optional: true}
+  - server: "221 bye"
+""".replace("LONG", "x" * 400)
+
+
+def test_a_split_write_stops_at_the_first_piece_that_cannot_go_out(
+    tls_material: TlsMaterial, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The client leaves while the server waits to answer; the answer, split byte by byte, then
+    meets a closed connection: the server stops at once (one note), instead of writing hundreds
+    of pieces into a dead transport (asyncio logged "socket.send() raised exception." for each)."""
+    from fake_servers.scripted import ScriptedServer
+
+    scenario = parse_scenario(_SPLIT_AFTER_CLOSE, "split-after-close.yaml")
+    plan = FaultPlan((parse_fault("split=every"),), seed=0, scenario_id=scenario.id, writes=3)
+
+    async def main() -> list[bytes]:
+        async with ScriptedServer(scenario, tls=tls_material, faults=plan) as server:
+            reader, writer = await asyncio.open_connection(server.host, server.port)
+            await reader.readline()
+            writer.write(b"EHLO client.example.com\r\n")
+            await writer.drain()
+            writer.close()
+            session = await server.first_session(5)
+            assert session is not None
+            return [e.data for e in session.transcript.entries if e.direction is Direction.NOTE]
+
+    with caplog.at_level("WARNING", logger="asyncio"):
+        notes = asyncio.run(main())
+    assert not [r for r in caplog.records if "socket.send() raised" in r.getMessage()]
+    assert len([n for n in notes if n.startswith(b"connection lost while writing")]) == 1, notes
