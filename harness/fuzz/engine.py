@@ -191,10 +191,26 @@ def fuzz(
                 for finding in report.findings:
                     _write_and_replay(finding, adapter, report, out, loop, tls)
     finally:
-        loop.close()
+        _close_loop(loop)
     report.seconds = time.monotonic() - started
     report.generation_seconds = search.first_case_at - started
     return report
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Close ``loop`` as ``asyncio.run`` closes its own: tasks still running cancelled and
+    awaited, async generators (the case stream) finished, and one more turn for the transports'
+    last callbacks, so no socket or task is left for the garbage collector to complain about."""
+    try:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        loop.close()
 
 
 # How many failing examples are shrunk ahead of the one whose finding is being decided: those
