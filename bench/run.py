@@ -632,7 +632,7 @@ def bench_corpus(corpus: list[Scenario], serial: bool, command_line: bool = True
         if j > 1:
             print(
                 f"           last to finish: {last.scenario.id} ({last.duration:.2f} s), started at"
-                f" {adapter.started.get(last.scenario.id, float('nan')):.2f} s: scenarios start in corpus order"
+                f" {adapter.started.get(last.scenario.id, float('nan')):.2f} s (the longest start first)"
             )
     if serial:
         one = {r.scenario.id: r.verdict for r in runs[1][2]}
@@ -646,7 +646,7 @@ def bench_corpus(corpus: list[Scenario], serial: bool, command_line: bool = True
     ideal = max(longest, sum(r.duration for r in runs[1 if serial else jobs][2]) / jobs)
     print(
         f"  target: 1.5 x longest ({longest:.2f} s) + CPU ({cpu:.2f} s) / cores ({cores}) = {limit:.2f} s;"
-        f" jobs={jobs} took {wall:.2f} s (a longest-first schedule could approach {ideal:.2f} s)"
+        f" jobs={jobs} took {wall:.2f} s (the ideal schedule would take about {ideal:.2f} s)"
     )
     target(
         f"corpus with jobs={jobs} <= 1.5x longest + CPU/cores",
