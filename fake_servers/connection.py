@@ -269,11 +269,17 @@ class ScriptedConnection(asyncio.Protocol):
         if self.held_size > HELD_LIMIT and self.transport is not None:
             self.transport.pause_reading()  # the client waits in TCP, not in our memory
 
-    def _take_held(self) -> None:
+    def _pop_held(self) -> tuple[bytes, bool]:
+        """What was held during a scripted wait (raw bytes, and whether the client closed),
+        emptied; reading goes on if it was paused."""
         held, eof = b"".join(self.held), self.held_eof
         self.held, self.held_size, self.held_eof = [], 0, False
         if self.transport is not None and not self.gone:
             self.transport.resume_reading()
+        return held, eof
+
+    def _take_held(self) -> None:
+        held, eof = self._pop_held()
         if held or self.tls_unread:
             self.tls_unread = False
             self._take(held, eof=False)
@@ -482,10 +488,7 @@ class ScriptedConnection(asyncio.Protocol):
         self.handshake = (what, may_refuse, certificate)
         self.waiting = "handshake"
         self._wait(self.loop.time() + self.read_timeout, self._handshake_timed_out)
-        held, self.held, self.held_size = b"".join(self.held), [], 0
-        if self.transport is not None and not self.gone:
-            self.transport.resume_reading()
-        eof, self.held_eof = self.held_eof, False
+        held, eof = self._pop_held()  # a ClientHello sent behind our 220 is among them
         self._handshake_input(held, eof=eof)
 
     def _handshake_input(self, raw: bytes, *, eof: bool = False) -> None:

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fake_servers.connection import ScriptedConnection, harness_error
+from fake_servers.connection import ScriptedConnection
 from fake_servers.limits import DEFAULT_MAX_CONNECTIONS, ConnectionGate, require_loopback
 from fake_servers.playback import Failure, Script
 from fake_servers.tls import TlsMaterial
@@ -21,7 +21,7 @@ from harness.faults import FaultPlan
 from harness.scenario.model import AnyOf, Certificate, Scenario, StartTls, Step, TlsMode, Unordered
 from harness.transcript import Direction, Entry, Transcript
 
-__all__ = ["ScriptedServer", "Session", "harness_error"]
+__all__ = ["ScriptedServer", "Session"]
 
 
 @dataclass(slots=True)
