@@ -1,13 +1,24 @@
-"""The asyncio driver of the reference client: sockets, TLS, deadlines around ClientMachine."""
+"""The asyncio driver of the reference client: ClientMachine on the transport level.
+
+Bytes from the server come in through ``data_received``, go to the sans-IO ``ClientMachine``,
+and what it answers is written at once, inside the callback. Only three things leave the
+callback: the TLS handshake after STARTTLS (``loop.start_tls``, awaited by ``deliver``), a
+server that does not read (the transport paused writing: what the machine wants to send next
+waits for ``resume_writing``, and no input is taken meanwhile, as a blocked ``drain`` did), and
+the end, one Future. One timer per connection, moved forward by progress, stands for the limit
+on each wait: for a reply, for the server to read, for the close.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from harness.client.machine import (
+    ClientAction,
     ClientMachine,
     CloseConnection,
     StartTls,
@@ -24,6 +35,7 @@ __all__ = ["RFC_5321_TIMEOUT", "ClientConfig", "deliver", "deliver_blocking"]
 # initiation), the longest 10 (the reply to the final dot). One figure keeps the driver simple;
 # the harness passes the scenario's own limit instead.
 RFC_5321_TIMEOUT = 300.0
+CLOSE_GRACE = 1.0  # seconds a closed connection may take to flush (or end TLS) before a reset
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,13 +84,29 @@ async def _session(
     machine_class: type[ClientMachine],
     variant: ClientVariant,
 ) -> ClientOutcome:
+    loop = asyncio.get_running_loop()
     implicit = task.tls is TlsMode.IMPLICIT
     needs_tls = task.tls is not TlsMode.NONE
     ctx = config.ssl_context or (ssl.create_default_context() if needs_tls else None)
     hostname = config.server_hostname or config.host
+
+    def make_machine(local: tuple[str, int] | None) -> ClientMachine:
+        ehlo_name = (
+            _ascii_domain(task.ehlo_name)
+            if task.ehlo_name
+            else _address_literal(local[0] if local else "127.0.0.1")
+        )
+        # A changed machine written against the plain signature keeps working: ``variant`` is
+        # passed only when one is asked for.
+        if variant == STRICT:
+            return machine_class(task, ehlo_name=ehlo_name)
+        return machine_class(task, ehlo_name=ehlo_name, variant=variant)
+
+    connection = _Connection(loop, make_machine, config.timeout)
     try:
         async with asyncio.timeout(config.timeout):  # no task, unlike wait_for
-            reader, writer = await asyncio.open_connection(
+            await loop.create_connection(
+                lambda: connection,
                 config.host,
                 config.port,
                 ssl=ctx if implicit else None,
@@ -86,74 +114,257 @@ async def _session(
                 ssl_handshake_timeout=config.timeout if implicit else None,
             )
     except (OSError, ssl.SSLError, TimeoutError) as exc:
+        connection.abandon()
         machine = ClientMachine(task, ehlo_name="[127.0.0.1]", variant=variant)
         machine.fail(f"could not connect: {exc!r}")
         assert machine.outcome is not None
         return machine.outcome
-    local = writer.get_extra_info("sockname")
-    ehlo_name = (
-        _ascii_domain(task.ehlo_name)
-        if task.ehlo_name
-        else _address_literal(local[0] if local else "127.0.0.1")
-    )
-    # A changed machine written against the plain signature keeps working: ``variant`` is passed
-    # only when one is asked for.
-    machine = (
-        machine_class(task, ehlo_name=ehlo_name)
-        if variant == STRICT
-        else machine_class(task, ehlo_name=ehlo_name, variant=variant)
-    )
     try:
-        await _run(machine, reader, writer, ctx, hostname, config.timeout)
+        while await connection.next_step is not None:  # a StartTls; None: closed
+            assert ctx is not None  # only a STARTTLS task starts TLS
+            await connection.start_tls(ctx, hostname)
     finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer.wait_closed(), 1.0)
-    assert machine.outcome is not None
-    return machine.outcome
+        connection.abandon()  # cancelled, or a harness error: close, do not wait
+    assert connection.machine is not None and connection.machine.outcome is not None
+    return connection.machine.outcome
 
 
-async def _run(
-    machine: ClientMachine,
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    ctx: ssl.SSLContext | None,
-    hostname: str,
-    timeout: float,
-) -> None:
-    while not machine.finished:
+class _Connection(asyncio.Protocol):
+    """One session of the reference client: the machine, its transport and its one timer.
+
+    ``next_step`` is the Future ``deliver`` waits on: it resolves to a ``StartTls`` when the
+    machine asks for TLS, to None once the connection is closed, or to the exception a
+    callback raised (a fault of the harness, never the server's)."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        make_machine: Callable[[tuple[str, int] | None], ClientMachine],
+        timeout: float,
+    ) -> None:
+        self.loop = loop
+        self.make_machine = make_machine
+        self.timeout = timeout
+        self.machine: ClientMachine | None = None
+        self.transport: asyncio.Transport | None = None
+        self.next_step: asyncio.Future[StartTls | None] = loop.create_future()
+        self.over_tls = False
+        self.held: list[ClientAction] = []  # actions waiting for the server to read
+        self.write_paused = False
+        self.handshaking = False  # the transport is loop.start_tls's until it returns
+        self.closing = False  # we closed; waiting for connection_lost
+        self.gone = False  # connection_lost was called
+        # The one timer: fires at ``due`` (or earlier, then re-arms to ``due``).
+        self.timer: asyncio.TimerHandle | None = None
+        self.due = 0.0
+
+    # -- asyncio.Protocol --
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A stream transport (uvloop's does not subclass asyncio.Transport, so no isinstance).
+        self.transport = cast(asyncio.Transport, transport)
         try:
-            async with asyncio.timeout(timeout):  # no task per read, unlike wait_for
-                data = await reader.read(65536)
-        except TimeoutError:
-            actions = machine.fail(f"no reply from the server within {timeout:g} s")
-        except (OSError, ssl.SSLError) as exc:
-            actions = machine.fail(f"connection error: {exc!r}")
-        else:
-            actions = machine.receive_data(data)
-        while actions:
-            action = actions.pop(0)
-            if isinstance(action, Write):
-                try:
-                    writer.write(action.data)
-                    # Drain only when it can wait or fail: most writes leave nothing buffered.
-                    if writer.transport.get_write_buffer_size() or writer.transport.is_closing():
-                        async with asyncio.timeout(timeout):
-                            await writer.drain()
-                except (OSError, TimeoutError) as exc:
-                    actions = machine.fail(f"could not send: {exc!r}")
-            elif isinstance(action, StartTls):
-                assert ctx is not None  # only a STARTTLS task starts TLS
-                try:
-                    await writer.start_tls(
-                        ctx, server_hostname=hostname, ssl_handshake_timeout=timeout
-                    )
-                except (OSError, ssl.SSLError, TimeoutError) as exc:
-                    actions = machine.fail(f"TLS handshake failed: {exc!r}")
+            self.machine = self.make_machine(transport.get_extra_info("sockname"))
+        except Exception as exc:
+            self._crash(exc)
+            return
+        self._progress()
+
+    def data_received(self, data: bytes) -> None:
+        machine = self.machine
+        if machine is None or machine.finished:
+            return
+        self._progress()
+        try:
+            self._perform(machine.receive_data(data))
+        except Exception as exc:
+            self._crash(exc)
+
+    def eof_received(self) -> bool:
+        machine = self.machine
+        if machine is not None and not machine.finished:
+            try:
+                self._perform(machine.receive_data(b""))
+            except Exception as exc:
+                self._crash(exc)
+        # Plain: keep our half open, the machine closes when it is done (the stream reader did
+        # the same); over TLS asyncio closes anyway and warns about True.
+        return not self.over_tls
+
+    def pause_writing(self) -> None:
+        # The server does not read what we wrote: wait for it, taking in nothing meanwhile (as
+        # a blocked ``drain`` did), ``timeout`` at most from now.
+        self.write_paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+        self._progress()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.closing or self.gone or self.transport is None:
+            return
+        self.transport.resume_reading()
+        self._progress()
+        held, self.held = self.held, []
+        if held:
+            try:
+                self._perform(held)
+            except Exception as exc:
+                self._crash(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.gone = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.handshaking:
+            return  # loop.start_tls reports it; start_tls() goes on from there
+        machine = self.machine
+        if machine is not None and not machine.finished:
+            try:
+                if exc is not None:
+                    machine.fail(f"connection error: {exc!r}")
                 else:
-                    actions += machine.tls_established()
-            elif isinstance(action, CloseConnection):
+                    machine.receive_data(b"")
+            except Exception as error:
+                self._crash(error)
                 return
+        self._resolve(None)
+
+    # -- what the machine asks for --
+
+    def _perform(self, actions: list[ClientAction]) -> None:
+        machine, transport = self.machine, self.transport
+        assert machine is not None and transport is not None
+        for index, action in enumerate(actions):
+            if self.write_paused:  # the rest waits for resume_writing
+                self.held.extend(actions[index:])
+                return
+            if isinstance(action, Write):
+                if transport.is_closing():
+                    lost = ConnectionResetError("Connection lost")
+                    self._perform(machine.fail(f"could not send: {lost!r}"))
+                    return
+                try:
+                    transport.write(action.data)
+                except OSError as exc:
+                    self._perform(machine.fail(f"could not send: {exc!r}"))
+                    return
+            elif isinstance(action, StartTls):
+                self.handshaking = True
+                transport.pause_reading()  # nothing more is read in plain text
+                self._resolve(action)
+                return
+            elif isinstance(action, CloseConnection):
+                self._close()
+                return
+        if machine.finished:
+            self._close()
+
+    async def start_tls(self, ctx: ssl.SSLContext, hostname: str) -> None:
+        """Upgrade the connection (after the 220 to STARTTLS), then let the machine go on."""
+        assert self.transport is not None and self.machine is not None
+        self.next_step = self.loop.create_future()
+        if self.gone:  # the server closed behind its 220 (what drain said before start_tls)
+            lost = ConnectionResetError("Connection lost")
+            self.handshaking = False
+            self.machine.fail(f"TLS handshake failed: {lost!r}")
+            self._resolve(None)
+            return
+        try:
+            transport = await self.loop.start_tls(
+                self.transport,
+                self,
+                ctx,
+                server_hostname=hostname,
+                ssl_handshake_timeout=self.timeout,
+            )
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            self.handshaking = False
+            self.gone = True  # start_tls closed the socket; what it reports later is moot
+            self.machine.fail(f"TLS handshake failed: {exc!r}")
+            self._resolve(None)
+            return
+        self.handshaking = False
+        self.over_tls = True
+        assert transport is not None
+        self.transport = transport
+        if self.gone:
+            self.machine.fail("connection error: the connection was lost after the TLS handshake")
+            self._resolve(None)
+            return
+        self._progress()
+        try:
+            self._perform(self.machine.tls_established())
+        except Exception as exc:
+            self._crash(exc)
+
+    # -- the timer, the end --
+
+    def _progress(self) -> None:
+        """Something happened: the current wait starts again, ``timeout`` from now."""
+        self._arm(self.loop.time() + self.timeout)
+
+    def _arm(self, when: float) -> None:
+        self.due = when
+        timer = self.timer
+        if timer is None or timer.when() > when:
+            if timer is not None:
+                timer.cancel()
+            self.timer = self.loop.call_at(when, self._tick)
+
+    def _tick(self) -> None:
+        self.timer = None
+        if self.gone or self.handshaking:  # start_tls has its own limit and re-arms after
+            return
+        if self.loop.time() < self.due:  # progress since the timer was set
+            self.timer = self.loop.call_at(self.due, self._tick)
+            return
+        if self.closing:
+            assert self.transport is not None
+            self.transport.abort()  # the close did not finish in time
+            return
+        machine = self.machine
+        assert machine is not None
+        if self.held or self.write_paused:
+            self.held = []
+            message = f"could not send: the server read nothing for {self.timeout:g} s"
+        else:
+            message = f"no reply from the server within {self.timeout:g} s"
+        try:
+            self._perform(machine.fail(message))
+        except Exception as exc:
+            self._crash(exc)
+
+    def _close(self) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self.held = []
+        if self.gone or self.transport is None:
+            self._resolve(None)
+            return
+        self.transport.close()
+        self._arm(self.loop.time() + CLOSE_GRACE)
+
+    def abandon(self) -> None:
+        """``deliver`` is leaving: close what is still open, without waiting."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.transport is not None and not self.gone and not self.transport.is_closing():
+            self.transport.close()
+
+    def _resolve(self, step: StartTls | None) -> None:
+        if not self.next_step.done():
+            self.next_step.set_result(step)
+
+    def _crash(self, exc: Exception) -> None:
+        """A callback raised: a fault of the harness, so ``deliver`` raises it."""
+        if not self.next_step.done():
+            self.next_step.set_exception(exc)
+        if self.transport is not None and not self.gone:
+            self.transport.abort()
 
 
 def deliver_blocking(task: ClientTask, config: ClientConfig) -> ClientOutcome:
