@@ -15,7 +15,7 @@ import asyncio
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from harness.client.machine import (
     ClientAction,
@@ -104,15 +104,13 @@ async def _session(
 
     connection = _Connection(loop, make_machine, config.timeout)
     try:
-        async with asyncio.timeout(config.timeout):  # no task, unlike wait_for
-            await loop.create_connection(
-                lambda: connection,
-                config.host,
-                config.port,
-                ssl=ctx if implicit else None,
-                server_hostname=hostname if implicit else None,
-                ssl_handshake_timeout=config.timeout if implicit else None,
-            )
+        await connection.connect(
+            config.host,
+            config.port,
+            ssl=ctx if implicit else None,
+            server_hostname=hostname if implicit else None,
+            ssl_handshake_timeout=config.timeout if implicit else None,
+        )
     except (OSError, ssl.SSLError, TimeoutError) as exc:
         connection.abandon()
         machine = ClientMachine(task, ehlo_name="[127.0.0.1]", variant=variant)
@@ -148,6 +146,8 @@ class _Connection(asyncio.Protocol):
         self.machine: ClientMachine | None = None
         self.transport: asyncio.Transport | None = None
         self.next_step: asyncio.Future[StartTls | None] = loop.create_future()
+        self.connecting: asyncio.Task[object] | None = None  # the task in connect()
+        self.connect_expired = False
         self.over_tls = False
         self.held: list[ClientAction] = []  # actions waiting for the server to read
         self.write_paused = False
@@ -157,6 +157,28 @@ class _Connection(asyncio.Protocol):
         # The one timer: fires at ``due`` (or earlier, then re-arms to ``due``).
         self.timer: asyncio.TimerHandle | None = None
         self.due = 0.0
+
+    async def connect(self, host: str, port: int, **options: Any) -> None:
+        """``loop.create_connection`` (and implicit TLS's handshake) within ``timeout``, on the
+        connection's own timer rather than a timeout context of its own.
+
+        Raises:
+            TimeoutError: not connected in time.
+            OSError, ssl.SSLError: refused, unreachable, the handshake failed.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        self.connecting = task
+        self._progress()
+        try:
+            await self.loop.create_connection(lambda: self, host, port, **options)
+        except asyncio.CancelledError:
+            # Our timer's cancel, and no one else's (as asyncio.timeout tells them apart).
+            if self.connect_expired and task.uncancel() == 0:
+                raise TimeoutError from None
+            raise
+        finally:
+            self.connecting = None
 
     # -- asyncio.Protocol --
 
@@ -320,6 +342,10 @@ class _Connection(asyncio.Protocol):
         if self.loop.time() < self.due:  # progress since the timer was set
             self.timer = self.loop.call_at(self.due, self._tick)
             return
+        if self.connecting is not None:
+            self.connect_expired = True
+            self.connecting.cancel()
+            return
         if self.closing:
             assert self.transport is not None
             self.transport.abort()  # the close did not finish in time
@@ -344,8 +370,12 @@ class _Connection(asyncio.Protocol):
         if self.gone or self.transport is None:
             self._resolve(None)
             return
-        self.transport.close()
-        self._arm(self.loop.time() + CLOSE_GRACE)
+        transport = self.transport
+        lingers = self.over_tls or transport.get_write_buffer_size() > 0
+        transport.close()
+        if lingers:  # TLS waits for the server's close_notify, unsent bytes for it to read
+            self._arm(self.loop.time() + CLOSE_GRACE)
+        # else connection_lost comes in the next loop turn; the deadline still stands guard
 
     def abandon(self) -> None:
         """``deliver`` is leaving: close what is still open, without waiting."""

@@ -328,7 +328,7 @@ class ClientMachine:
             or task.auth is not None
             or task.dsn is not None
             or (self.variant.smtputf8 and any(not a.isascii() for a in addresses))
-            or any(b >= 0x80 for b in self._message)
+            or not self._message.isascii()  # an 8-bit message
         )
 
     def _on_ehlo(self, reply: Reply, pending: _Pending) -> None:
@@ -522,7 +522,7 @@ class ClientMachine:
                 )
                 return
             params.append("SMTPUTF8")
-        if any(b >= 0x80 for b in self._message):
+        if not self._message.isascii():  # any octet >= 0x80
             if ext.has("8BITMIME"):
                 params.append("BODY=8BITMIME")  # RFC 6152 §3
             elif "SMTPUTF8" not in params:
