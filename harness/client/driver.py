@@ -223,7 +223,12 @@ class _Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.write_paused = False
-        if self.closing or self.gone or self.transport is None:
+        # Not from inside the transport's write callback: a close or reset there makes asyncio
+        # (3.11) report the connection lost twice.
+        self.loop.call_soon(self._resume)
+
+    def _resume(self) -> None:
+        if self.write_paused or self.closing or self.gone or self.transport is None:
             return
         self.transport.resume_reading()
         self._progress()
@@ -259,7 +264,10 @@ class _Connection(asyncio.Protocol):
         machine, transport = self.machine, self.transport
         assert machine is not None and transport is not None
         for index, action in enumerate(actions):
-            if self.write_paused:  # the rest waits for resume_writing
+            if isinstance(action, CloseConnection):  # never waits: unsent bytes are reset
+                self._close()
+                return
+            if self.write_paused:  # a write or TLS: it and the rest wait for resume_writing
                 self.held.extend(actions[index:])
                 return
             if isinstance(action, Write):
@@ -276,9 +284,6 @@ class _Connection(asyncio.Protocol):
                 self.handshaking = True
                 transport.pause_reading()  # nothing more is read in plain text
                 self._resolve(action)
-                return
-            elif isinstance(action, CloseConnection):
-                self._close()
                 return
         if machine.finished:
             self._close()
@@ -371,11 +376,15 @@ class _Connection(asyncio.Protocol):
             self._resolve(None)
             return
         transport = self.transport
-        lingers = self.over_tls or transport.get_write_buffer_size() > 0
+        if transport.get_write_buffer_size() > 0:
+            # The server is not reading: reset, so what is unsent (a message we reported as
+            # not sent, say) never reaches it later.
+            transport.abort()
+            return
         transport.close()
-        if lingers:  # TLS waits for the server's close_notify, unsent bytes for it to read
+        if self.over_tls:  # TLS waits for the server's close_notify, briefly
             self._arm(self.loop.time() + CLOSE_GRACE)
-        # else connection_lost comes in the next loop turn; the deadline still stands guard
+        # A plain close is done in the next loop turn; the deadline still stands guard.
 
     def abandon(self) -> None:
         """``deliver`` is leaving: close what is still open, without waiting."""
