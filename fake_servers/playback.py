@@ -1109,9 +1109,7 @@ def _read_own_replies(writes: tuple[bytes, ...]) -> _OwnReplies:
         if first_354 is None and last is not None and last.code == 354:
             first_354 = n
     extensions = Extensions.from_reply(last) if last is not None and last.code == 250 else None
-    return _OwnReplies(
-        last, first_354, broken_at, sent, bool(_LINE_354.search(sent)), extensions
-    )
+    return _OwnReplies(last, first_354, broken_at, sent, bool(_LINE_354.search(sent)), extensions)
 
 
 def _salvage_ehlo(sent: bytes) -> Reply | None:
