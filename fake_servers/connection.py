@@ -102,6 +102,7 @@ class ScriptedConnection(asyncio.Protocol):
         self.due = 0.0
         self.on_due: Callable[[], None] | None = None
         self.handshake: tuple[str, bool, Certificate] | None = None  # what, may_refuse, cert
+        self.force_close: asyncio.TimerHandle | None = None  # a reset if the close hangs
 
     # -- asyncio.Protocol --
 
@@ -141,6 +142,9 @@ class ScriptedConnection(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if self.force_close is not None:  # closed in time: the reset is not needed
+            self.force_close.cancel()
+            self.force_close = None
         if self.session is None:  # refused by the gate
             return
         self.server._gate.leave()
@@ -651,7 +655,7 @@ class ScriptedConnection(asyncio.Protocol):
             transport.abort()
         elif not transport.is_closing():
             transport.close()
-            self.loop.call_later(CLOSE_GRACE, self._force_close)
+            self.force_close = self.loop.call_later(CLOSE_GRACE, self._force_close)
 
     def _force_close(self) -> None:
         if not self.gone and self.transport is not None:

@@ -13,6 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from harness.judge import judge_server_side
+from harness.results import Verdict
+
 if TYPE_CHECKING:
     from fake_servers.scripted import Session
     from harness.scenario.model import Scenario
@@ -58,10 +61,17 @@ class Finding:
 
     @property
     def fails(self) -> bool:
-        return self.grade == "fail"
+        """A MUST broken, or a script the harness could not play (nothing was tested)."""
+        return self.grade in ("fail", "error")
 
     def render(self) -> str:
-        grade = "" if self.fails else f" [{self.grade}: does not fail the test]"
+        grade = (
+            " [error: the harness, not the client]"
+            if self.grade == "error"
+            else ""
+            if self.fails
+            else f" [{self.grade}: does not fail the test]"
+        )
         lines = [
             f"session {self.session}: {self.message}{grade}",
             f"  step:     {self.step}",
@@ -124,10 +134,18 @@ def short_path(path: str) -> str:
 def scripted_finding(scenario: Scenario, session: Session, number: int) -> Finding | None:
     """The finding of one ended session of a scripted server, or None if it followed the script.
 
-    A session the server itself ended (the test was over and the server stopped) is not judged:
-    the client may still have been connected, legitimately.
+    Graded as the runner grades the same session (``harness.judge.judge_server_side``): a check
+    of SHOULD level gives a ``non-strict`` finding and a legal choice such as HELO never fails
+    the test. A session the server itself ended (the test was over and the server stopped) is
+    not judged: the client may still have been connected, legitimately.
     """
     failure = session.failure
+    if failure is None and session.stopped and not session.complete:
+        return None
+    result = judge_server_side(scenario, session.evidence())
+    if result.verdict is Verdict.PASS:
+        return None
+    grade = str(result.verdict)
     refs = ", ".join(scenario.refs) or "(the scenario names none)"
     path = short_path(scenario.path)
     if failure is not None:
@@ -136,17 +154,44 @@ def scripted_finding(scenario: Scenario, session: Session, number: int) -> Findi
         expected = failure.expected or "(see the transcript)"
         if failure.kind == "tls":
             expected = "a TLS handshake the client completes (trusting the test CA, ca_path)"
+        message = failure.message if grade != "not-exercised" else result.message
         return Finding(
             session=number,
             step=f"{path}:{failure.line or scenario.line}",
             expected=expected,
             got=failure.actual or "(nothing)",
             rule=", ".join(dict.fromkeys(named)) if named else refs,
-            message=f"{failure.message} (scenario {scenario.id})",
+            message=f"{message} (scenario {scenario.id})",
             detail=failure.hint,
+            grade=grade,
         )
-    if session.complete or session.stopped:
-        return None
+    if session.complete:  # followed the script, by a legal choice the RFC grades
+        expected, got = (
+            ("the server's greeting before the first command", "commands before the greeting")
+            if session.talked_first
+            else ("EHLO as the first command after STARTTLS", "HELO")
+            if session.helo_after_tls
+            else ("EHLO", "HELO (RFC 5321 §3.2 allows it)")
+        )
+        return Finding(
+            session=number,
+            step=f"{path}:{scenario.line}",
+            expected=expected,
+            got=got,
+            rule=result.rule or refs,
+            message=f"{result.message} (scenario {scenario.id})",
+            grade=grade,
+        )
+    if session.harness_error:
+        return Finding(
+            session=number,
+            step=f"{path}:{scenario.line}",
+            expected="a script the server can play",
+            got="(the client was not judged)",
+            rule=refs,
+            message=f"{result.message} (scenario {scenario.id})",
+            grade=grade,
+        )
     pending = " | ".join(session.pending) or "(the rest of the script)"
     return Finding(
         session=number,
@@ -155,4 +200,5 @@ def scripted_finding(scenario: Scenario, session: Session, number: int) -> Findi
         got="the session ended",
         rule=refs,
         message=f"the session ended before the script did (scenario {scenario.id})",
+        grade=grade,
     )

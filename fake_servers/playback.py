@@ -376,6 +376,7 @@ class Playback:
         self.failure: Failure | None = None
         self.finished = False
         self.extensions: Extensions | None = None
+        self._ctx: MatchContext | None = None  # the matchers' context for ``extensions``
         self._auth: _AuthDialogue | None = None
         self._bdat: tuple[Unit, list[bytes]] | None = None  # a chunked message under way
         self._auth_unit: Unit | None = None
@@ -574,11 +575,14 @@ class Playback:
         return head.seconds
 
     def _context(self) -> MatchContext:
-        return MatchContext(
-            task=self.scenario.client,
-            extensions=self.extensions,
-            composes_message=self.composes_message,
-        )
+        ctx = self._ctx
+        if ctx is None or ctx.extensions is not self.extensions:  # made anew only when they change
+            ctx = self._ctx = MatchContext(
+                task=self.scenario.client,
+                extensions=self.extensions,
+                composes_message=self.composes_message,
+            )
+        return ctx
 
     def _failure_here(self, kind: str, message: str, actual: str = "") -> Failure:
         """A Failure that names the step(s) the script was waiting for."""
@@ -859,7 +863,7 @@ class Playback:
                 rule="R-421-3",
             )
         if self._last_verb == "EHLO" and last.code == 250:
-            self.extensions = Extensions.from_reply(last)
+            self.extensions = own.extensions if last is own.last else Extensions.from_reply(last)
         elif self._last_verb == "HELO" and last.code == 250:
             self.extensions = Extensions()
 
@@ -1076,6 +1080,9 @@ class _OwnReplies:
     broken_at: int | None  # the write whose framing broke the reply parser
     sent: bytes  # the writes, joined, up to the broken one
     line_354: bool  # a line of ``sent`` starts with 354
+    # ``last`` read as an EHLO reply (if it is a 250): Extensions are immutable, so one parse
+    # serves every session that plays this step.
+    extensions: Extensions | None
 
 
 _CACHED_REPLY_SIZE = 65536
@@ -1101,7 +1108,8 @@ def _read_own_replies(writes: tuple[bytes, ...]) -> _OwnReplies:
             break
         if first_354 is None and last is not None and last.code == 354:
             first_354 = n
-    return _OwnReplies(last, first_354, broken_at, sent, bool(_LINE_354.search(sent)))
+    extensions = Extensions.from_reply(last) if last is not None and last.code == 250 else None
+    return _OwnReplies(last, first_354, broken_at, sent, bool(_LINE_354.search(sent)), extensions)
 
 
 def _salvage_ehlo(sent: bytes) -> Reply | None:

@@ -18,6 +18,7 @@ from fake_servers.limits import DEFAULT_MAX_CONNECTIONS, ConnectionGate, require
 from fake_servers.playback import Failure, Script
 from fake_servers.tls import TlsMaterial
 from harness.faults import FaultPlan
+from harness.judge import SessionEvidence
 from harness.scenario.model import AnyOf, Certificate, Scenario, StartTls, Step, TlsMode, Unordered
 from harness.transcript import Direction, Entry, Transcript
 
@@ -47,6 +48,23 @@ class Session:
     writes: int = 0  # the server's scripted writes so far (fault positions count these)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     number: int = 0  # 1-based, in the order the server accepted the connections
+
+    def evidence(self) -> SessionEvidence:
+        """What the judge needs of this session (``harness.judge``)."""
+        return SessionEvidence(
+            transcript=self.transcript,
+            failure=self.failure,
+            ended=self.done.is_set(),
+            complete=self.complete,
+            pending=tuple(self.pending),
+            fault=self.fault,
+            data_accepted=self.data_accepted,
+            server_closed=self.server_closed,
+            helo_for_ehlo=self.helo_for_ehlo,
+            helo_after_tls=self.helo_after_tls,
+            harness_error=self.harness_error,
+            talked_first=self.talked_first,
+        )
 
 
 class ScriptedServer:

@@ -286,6 +286,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from fake_servers.findings import scripted_finding
     from fake_servers.scripted import ScriptedServer
     from fake_servers.tls import TlsMaterial
     from harness.serving import (
@@ -363,20 +364,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 for session in watch.ended():
                     seen = session.number
                     shown_wait.pop(seen, None)
-                    if session.failure is not None:
-                        f = session.failure
-                        text = f"{f.message}; expected {f.expected} (line {f.line}); {f.hint}"
-                        print(f"[{seen}] verdict: FAIL - {shown.hide(seen, text)}")
-                        tally.add("failed")
-                    elif session.complete:
+                    # Graded as ``run`` grades the server's side: a SHOULD is non-strict.
+                    finding = scripted_finding(scenario, session, seen)
+                    if finding is None:
                         print(f"[{seen}] verdict: PASS - the client followed the script")
                         tally.add("passed")
                     else:
-                        print(
-                            f"[{seen}] verdict: FAIL - the session ended early; expected "
-                            + " | ".join(session.pending)
+                        f = session.failure
+                        text = (
+                            f"{f.message}; expected {f.expected} (line {f.line}); {f.hint}"
+                            if f is not None and finding.grade != "not-exercised"
+                            else f"{finding.message}; expected {finding.expected}"
                         )
-                        tally.add("failed")
+                        grade = "FAIL" if finding.grade == "fail" else finding.grade.upper()
+                        print(f"[{seen}] verdict: {grade} - {shown.hide(seen, text)}")
+                        tally.add("failed" if finding.fails else finding.grade)
                     shown.forget(seen)
                     if args.once:
                         return EXIT_FAILED if "failed" in tally.counts else EXIT_OK

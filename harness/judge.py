@@ -26,7 +26,7 @@ from harness.results import LEVEL_VERDICT, Failure, Result, Verdict
 from harness.scenario.model import ClientTask, Level, Outcome, Scenario
 from harness.transcript import Direction, Transcript
 
-__all__ = ["Evidence", "SessionEvidence", "judge", "refusable_input"]
+__all__ = ["Evidence", "SessionEvidence", "judge", "judge_server_side", "refusable_input"]
 
 # Rules (by prefix) about EHLO and the extensions it advertises: a HELO client exercises none.
 _EXTENSION_RULES = (
@@ -260,6 +260,12 @@ def _judge_outcome(ev: Evidence, session: SessionEvidence) -> Result:
                     _outcome_level(ev),
                     f"operation replies were {got}; expected {[str(c) for c in expect.replies]}",
                 )
+    return _judge_session_choices(ev, session, notes)
+
+
+def _judge_session_choices(ev: Evidence, session: SessionEvidence, notes: list[str]) -> Result:
+    """A session that followed the script: graded by the legal choices the client made on the
+    way (speaking before the greeting, HELO), which the server alone can see."""
     if session.talked_first:
         return _result(
             ev,
@@ -289,6 +295,28 @@ def _judge_outcome(ev: Evidence, session: SessionEvidence) -> Result:
             )
         notes.append(_helo_note(session.helo_for_ehlo))
     return _result(ev, Verdict.PASS, notes=notes)
+
+
+def judge_server_side(scenario: Scenario, session: SessionEvidence) -> Result:
+    """The verdict on what the server saw, where no client reports an outcome (the pytest
+    fixtures, where the application is the client, and ``serve``).
+
+    Graded as :func:`judge` grades the same session, less what only the client's report can
+    decide: a departure at the level of the check it broke, a session that ended early at the
+    scenario's level, a legal choice (HELO, speaking first) never failed.
+    """
+    ev = Evidence(scenario=scenario, client="", reports_codes=False, outcome=None, session=session)
+    if session.harness_error:
+        return _result(ev, Verdict.ERROR, f"harness error: {session.harness_error}")
+    if session.failure is not None:
+        return _judge_departure(ev, session, session.failure)
+    if not session.complete:
+        return _graded(
+            ev,
+            scenario_level(scenario),
+            "the session ended before the script did; expected: " + " | ".join(session.pending),
+        )
+    return _judge_session_choices(ev, session, [])
 
 
 def _left_script_first(session: SessionEvidence | None) -> bool:

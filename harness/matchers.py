@@ -7,12 +7,13 @@ content). ``register_matcher`` adds more; scenario files name them by key.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from harness.errors import RemoteProtocolError
-from harness.protocol.commands import Command, parse_path_argument
+from harness.protocol.commands import Command, PathArgument, parse_path_argument
 from harness.protocol.data import bare_line_end_offsets, dot_stuff, dot_unstuff
 from harness.protocol.ehlo import Extensions
 from harness.protocol.events import DataReceived
@@ -85,6 +86,12 @@ def _fits(template: str, text: str) -> bool:
     return compile_pattern(template).fullmatch(text) is not None
 
 
+@functools.lru_cache(maxsize=1024)
+def _expected_path(pattern: str, keyword: str) -> PathArgument:
+    """The step's own ``FROM:<...>`` parsed once: steps repeat for every session."""
+    return parse_path_argument(pattern, keyword)
+
+
 def _match_path_command(
     step: ClientStep, cmd: Command, keyword: str, ctx: MatchContext
 ) -> Mismatch | None:
@@ -100,7 +107,7 @@ def _match_path_command(
             rule="R-TX-1",
             level=Level.MUST,
         )
-    expected = parse_path_argument(pattern_arg, keyword)
+    expected = _expected_path(pattern_arg, keyword)
     if not _fits(expected.address, actual.address):
         return Mismatch(
             field="path", expected=f"<{expected.address}>", actual=f"<{actual.address}>"

@@ -12,7 +12,7 @@ from fake_servers.scripted import ScriptedServer, Session
 from fake_servers.tls import TlsMaterial
 from harness.adapters.base import ClientAdapter, Target, unsupported_reason
 from harness.faults import Fault, FaultPlan
-from harness.judge import Evidence, SessionEvidence, judge
+from harness.judge import Evidence, judge
 from harness.outcome import ClientOutcome
 from harness.redaction import redact_result
 from harness.results import Result, Verdict
@@ -107,7 +107,7 @@ async def run_scenario(
         client=adapter.name,
         reports_codes=adapter.capabilities.reports_codes,
         outcome=outcome,
-        session=_session_evidence(session) if session is not None else None,
+        session=session.evidence() if session is not None else None,
         faults=plan.describe() if plan else "",
     )
     result = judge(evidence)
@@ -124,23 +124,6 @@ def _faults_that_never_came(plan: FaultPlan, session: Session) -> list[str]:
         for fault in plan.faults
         if fault.reply is not None and fault.reply > session.writes and not session.fault
     ]
-
-
-def _session_evidence(session: Session) -> SessionEvidence:
-    return SessionEvidence(
-        transcript=session.transcript,
-        failure=session.failure,
-        ended=session.done.is_set(),
-        complete=session.complete,
-        pending=tuple(session.pending),
-        fault=session.fault,
-        data_accepted=session.data_accepted,
-        server_closed=session.server_closed,
-        helo_for_ehlo=session.helo_for_ehlo,
-        helo_after_tls=session.helo_after_tls,
-        harness_error=session.harness_error,
-        talked_first=session.talked_first,
-    )
 
 
 def _grace(watcher: asyncio.Future[Session | None], limits: Limits) -> float:

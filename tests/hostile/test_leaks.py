@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -359,3 +361,31 @@ def test_the_server_socket_is_closed_when_the_run_ends_even_if_the_client_holds_
 
     before, after_run = asyncio.run(main())
     assert after_run == before + 1, f"{after_run - before - 1} server socket(s) outlived the run"
+
+
+def test_a_closed_connection_is_freed_at_once_not_a_grace_period_later() -> None:
+    # The server arms a reset for a close that hangs (CLOSE_GRACE); once the connection is gone
+    # that timer must go too, or each ended connection (parser, playback, buffers) stays alive
+    # for the grace period: 1,000 sessions/s would keep 1,000 of them.
+    from fake_servers.connection import CLOSE_GRACE
+    from fake_servers.scripted import ScriptedServer
+
+    async def main() -> bool:
+        async with ScriptedServer(make_scenario(PLAIN)) as server:
+            reader, writer = await asyncio.open_connection(server.host, server.port)
+            await reader.readline()  # the greeting: the connection object exists
+            [connection] = server._live
+            ref = weakref.ref(connection)
+            del connection
+            writer.write(b"QUIT\r\n")  # off-script: the server answers and closes
+            await reader.read()
+            writer.close()
+            await writer.wait_closed()
+            await server.sessions[0].done.wait()
+            deadline = time.monotonic() + CLOSE_GRACE / 4
+            while ref() is not None and time.monotonic() < deadline:
+                gc.collect()
+                await asyncio.sleep(0.01)
+            return ref() is None  # asked while the loop runs: closing it would free the timer
+
+    assert asyncio.run(main()), "the ended connection is still referenced (by its reset timer?)"
