@@ -169,6 +169,7 @@ class _Connection(asyncio.Protocol):
         task = asyncio.current_task()
         assert task is not None
         self.connecting = task
+        self.over_tls = options.get("ssl") is not None  # implicit TLS: TLS from the first byte
         self._progress()
         try:
             await self.loop.create_connection(lambda: self, host, port, **options)

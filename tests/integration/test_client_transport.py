@@ -196,3 +196,18 @@ def test_a_session_runs_on_one_timer_and_no_task_of_its_own() -> None:
     outcome, tasks, timers = asyncio.run(main())
     assert outcome.outcome is Outcome.DELIVERED, outcome.message
     assert (tasks, timers) == (0, 1)
+
+
+def test_implicit_tls_sessions_log_no_asyncio_warning(caplog: Any) -> None:
+    # The client's eof_received returned True over implicit TLS, where asyncio ignores it and
+    # logs "returning true from eof_received() has no effect when using ssl" per session.
+    from harness.adapters.reference import ReferenceAdapter
+    from harness.results import Verdict
+    from harness.runner import run_scenario
+    from harness.scenario.loader import load_scenario
+
+    scenario = load_scenario(id="auth.lowercase-mechanism-names")
+    caplog.set_level("WARNING", logger="asyncio")
+    result = asyncio.run(run_scenario(scenario, ReferenceAdapter()))
+    assert result.verdict is Verdict.PASS, result.message
+    assert not [r.getMessage() for r in caplog.records if r.name == "asyncio"]
