@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, cast
 from fake_servers.playback import Action, BeginData, Playback
 from fake_servers.tls import describe
 from fake_servers.tls_layer import TlsLayer
+from harness.deadline import Deadline
 from harness.errors import MessageTooLarge, RemoteProtocolError
 from harness.faults import ENDING_KINDS, Fault, write_pieces
 from harness.protocol.commands import CommandParser
@@ -97,9 +98,8 @@ class ScriptedConnection(asyncio.Protocol):
         self.reset_by_client: BaseException | None = None
         self.read_session_due: float | None = None  # limits.total, from the first read on
         self.silence_due = False  # the current read wait ends in the script's silence step
-        # The one timer: fires at ``due`` (or earlier, then re-arms) and calls ``on_due``.
-        self.timer: asyncio.TimerHandle | None = None
-        self.due = 0.0
+        # The one timer for every wait; ``on_due`` is what the current wait does when it expires.
+        self.deadline = Deadline(self.loop, self._wait_expired)
         self.on_due: Callable[[], None] | None = None
         self.handshake: tuple[str, bool, Certificate] | None = None  # what, may_refuse, cert
         self.force_close: asyncio.TimerHandle | None = None  # a reset if the close hangs
@@ -139,9 +139,7 @@ class ScriptedConnection(asyncio.Protocol):
         self.gone = True
         if not self.lost.done():
             self.lost.set_result(None)
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline.cancel()
         if self.force_close is not None:  # closed in time: the reset is not needed
             self.force_close.cancel()
             self.force_close = None
@@ -575,24 +573,17 @@ class ScriptedConnection(asyncio.Protocol):
 
     def _wait(self, when: float, then: Callable[[], None]) -> None:
         """Call ``then`` at ``when``, on the connection's one timer."""
-        self.due, self.on_due = when, then
-        if self.timer is None or self.timer.when() > when:
-            if self.timer is not None:
-                self.timer.cancel()
-            self.timer = self.loop.call_at(when, self._tick)
+        self.on_due = then
+        self.deadline.set(when)
 
-    def _tick(self) -> None:
-        self.timer = None
-        if self.on_due is None:
-            return
-        if self.loop.time() < self.due:  # the wait moved on since the timer was set
-            self.timer = self.loop.call_at(self.due, self._tick)
-            return
+    def _wait_expired(self) -> None:
         then, self.on_due = self.on_due, None
-        self._guard(then)
+        if then is not None:
+            self._guard(then)
 
     def _cancel_wait(self) -> None:
-        self.on_due = None  # the timer, if set, fires once more and does nothing
+        self.on_due = None
+        self.deadline.clear()
 
     def _guard(self, step: Callable[[], None]) -> None:
         """Run a step of the session; an exception in it is the harness's, never the client's."""

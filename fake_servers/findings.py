@@ -65,13 +65,10 @@ class Finding:
         return self.grade in ("fail", "error")
 
     def render(self) -> str:
-        grade = (
-            " [error: the harness, not the client]"
-            if self.grade == "error"
-            else ""
-            if self.fails
-            else f" [{self.grade}: does not fail the test]"
-        )
+        if self.grade == "error":
+            grade = " [error: the harness, not the client]"
+        else:
+            grade = "" if self.fails else f" [{self.grade}: does not fail the test]"
         lines = [
             f"session {self.session}: {self.message}{grade}",
             f"  step:     {self.step}",

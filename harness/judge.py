@@ -105,15 +105,7 @@ def judge(evidence: Evidence) -> Result:
     elif session.failure is not None:
         result = _judge_departure(evidence, session, session.failure)
     elif not session.ended or not session.complete:
-        result = _graded(
-            evidence,
-            scenario_level(evidence.scenario),
-            "the client kept the connection open without finishing the script; expected: "
-            + " | ".join(session.pending)
-            if not session.ended
-            else "the session ended before the script did; expected: "
-            + " | ".join(session.pending),
-        )
+        result = _unfinished(evidence, session)
     else:
         result = _judge_outcome(evidence, session)
     if evidence.faults and result.verdict is Verdict.FAIL and "(seed " not in result.message:
@@ -311,12 +303,19 @@ def judge_server_side(scenario: Scenario, session: SessionEvidence) -> Result:
     if session.failure is not None:
         return _judge_departure(ev, session, session.failure)
     if not session.complete:
-        return _graded(
-            ev,
-            scenario_level(scenario),
-            "the session ended before the script did; expected: " + " | ".join(session.pending),
-        )
+        return _unfinished(ev, session)
     return _judge_session_choices(ev, session, [])
+
+
+def _unfinished(ev: Evidence, session: SessionEvidence) -> Result:
+    """The script did not run to its end: graded at the scenario's level."""
+    what = (
+        "the session ended before the script did"
+        if session.ended
+        else "the client kept the connection open without finishing the script"
+    )
+    expected = " | ".join(session.pending)
+    return _graded(ev, scenario_level(ev.scenario), f"{what}; expected: {expected}")
 
 
 def _left_script_first(session: SessionEvidence | None) -> bool:

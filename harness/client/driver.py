@@ -26,6 +26,7 @@ from harness.client.machine import (
     local_refusal,
 )
 from harness.client.variant import STRICT, ClientVariant
+from harness.deadline import Deadline
 from harness.outcome import ClientOutcome
 from harness.scenario.model import ClientTask, Outcome, TlsMode
 
@@ -154,9 +155,7 @@ class _Connection(asyncio.Protocol):
         self.handshaking = False  # the transport is loop.start_tls's until it returns
         self.closing = False  # we closed; waiting for connection_lost
         self.gone = False  # connection_lost was called
-        # The one timer: fires at ``due`` (or earlier, then re-arms to ``due``).
-        self.timer: asyncio.TimerHandle | None = None
-        self.due = 0.0
+        self.deadline = Deadline(loop, self._expired)  # the one timer, for every wait
 
     async def connect(self, host: str, port: int, **options: Any) -> None:
         """``loop.create_connection`` (and implicit TLS's handshake) within ``timeout``, on the
@@ -242,9 +241,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.gone = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline.cancel()
         if self.handshaking:
             return  # loop.start_tls reports it; start_tls() goes on from there
         machine = self.machine
@@ -331,22 +328,10 @@ class _Connection(asyncio.Protocol):
 
     def _progress(self) -> None:
         """Something happened: the current wait starts again, ``timeout`` from now."""
-        self._arm(self.loop.time() + self.timeout)
+        self.deadline.set(self.loop.time() + self.timeout)
 
-    def _arm(self, when: float) -> None:
-        self.due = when
-        timer = self.timer
-        if timer is None or timer.when() > when:
-            if timer is not None:
-                timer.cancel()
-            self.timer = self.loop.call_at(when, self._tick)
-
-    def _tick(self) -> None:
-        self.timer = None
+    def _expired(self) -> None:
         if self.gone or self.handshaking:  # start_tls has its own limit and re-arms after
-            return
-        if self.loop.time() < self.due:  # progress since the timer was set
-            self.timer = self.loop.call_at(self.due, self._tick)
             return
         if self.connecting is not None:
             self.connect_expired = True
@@ -384,14 +369,12 @@ class _Connection(asyncio.Protocol):
             return
         transport.close()
         if self.over_tls:  # TLS waits for the server's close_notify, briefly
-            self._arm(self.loop.time() + CLOSE_GRACE)
+            self.deadline.set(self.loop.time() + CLOSE_GRACE)
         # A plain close is done in the next loop turn; the deadline still stands guard.
 
     def abandon(self) -> None:
         """``deliver`` is leaving: close what is still open, without waiting."""
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline.cancel()
         if self.transport is not None and not self.gone and not self.transport.is_closing():
             self.transport.close()
 
